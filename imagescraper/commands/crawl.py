@@ -1,0 +1,50 @@
+"""`scrapy crawl`, with one-line startup errors and the documented exit statuses.
+
+Scrapy's own command exits 1 only when the crawler cannot start, and prints a traceback for
+a bad spider argument. This one turns a :class:`~imagescraper.errors.StartupError` (a
+missing URL file, a locked store, a bad setting) into its one-line message and exit status,
+and after a run exits with the status the run report decided (0 all stored, 1 failures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from imagescraper.errors import ExitStatus, StartupError
+
+logger = logging.getLogger("imagescraper")
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args, opts):
+        if len(args) != 1:
+            raise UsageError("give exactly one spider name, e.g. scrapy crawl urlfile -a path=urls.txt")
+        crawler = self._create_crawler(args[0])
+        startup_errors: list[StartupError] = []
+
+        def keep_startup_error(exc: BaseException | None) -> bool:
+            if isinstance(exc, StartupError):
+                startup_errors.append(exc)
+                return True
+            return False
+
+        running = self.crawler_process.crawl(crawler, **opts.spargs)
+        if isinstance(running, asyncio.Future):
+            running.add_done_callback(lambda task: task.cancelled() or keep_startup_error(task.exception()))
+        else:
+            running.addErrback(lambda failure: None if keep_startup_error(failure.value) else failure)
+        self.crawler_process.start()
+
+        if startup_errors:
+            error = startup_errors[0]
+            logger.error("%s", error)
+            self.exitcode = int(error.exit_status)
+        elif self.crawler_process.bootstrap_failed:
+            self.exitcode = int(ExitStatus.FAILURES)
+        else:
+            status = crawler.stats.get_value("imagescraper/exit_status") if crawler.stats else None
+            self.exitcode = int(ExitStatus.FAILURES if status is None else status)

@@ -1,0 +1,57 @@
+"""The one place where project settings (``IMAGESCRAPER_*``) are read.
+
+Components call :meth:`ProjectConfig.from_settings` in their ``from_crawler`` and keep the
+plain values they need; defaults and their reasons live in ``settings.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scrapy.settings import BaseSettings
+
+from imagescraper.errors import InputError
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    allow_hosts: frozenset[tuple[str, int]]
+    max_pixels: int
+    max_url_length: int
+    items_in_flight: int
+    retry_backoff_base: float
+    retry_backoff_max: float
+    retry_after_max: float
+    progress_interval: float
+    progress_log_interval: float
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
+        from imagescraper.guard import parse_allow_hosts
+
+        try:
+            allow_hosts = parse_allow_hosts(settings.getlist("IMAGESCRAPER_ALLOW_HOSTS"))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return cls(
+            allow_hosts=allow_hosts,
+            max_pixels=_number(settings, "IMAGESCRAPER_MAX_PIXELS", int, minimum=1),
+            max_url_length=_number(settings, "IMAGESCRAPER_MAX_URL_LENGTH", int, minimum=16),
+            items_in_flight=_number(settings, "IMAGESCRAPER_ITEMS_IN_FLIGHT", int, minimum=1),
+            retry_backoff_base=_number(settings, "IMAGESCRAPER_RETRY_BACKOFF_BASE", float, minimum=0),
+            retry_backoff_max=_number(settings, "IMAGESCRAPER_RETRY_BACKOFF_MAX", float, minimum=0),
+            retry_after_max=_number(settings, "IMAGESCRAPER_RETRY_AFTER_MAX", float, minimum=0),
+            progress_interval=_number(settings, "IMAGESCRAPER_PROGRESS_INTERVAL", float, minimum=0.1),
+            progress_log_interval=_number(settings, "IMAGESCRAPER_PROGRESS_LOG_INTERVAL", float, minimum=0),
+        )
+
+
+def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
+    raw = settings.get(name)
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"setting {name}={raw!r} is not a {kind.__name__}: pass a number with -s {name}=N") from None
+    if value < minimum:
+        raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
+    return value

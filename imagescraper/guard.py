@@ -1,0 +1,150 @@
+"""Keeping requests away from loopback, private, link-local and other internal addresses.
+
+URLs come from files and pages we do not control, so a line like ``http://169.254.169.254/``
+(cloud metadata), ``http://2130706433/`` (127.0.0.1 spelled as a number) or a public name
+whose DNS answer is ``10.0.0.5`` must not be fetched. Two layers, both on the resolved
+address and on every hop (a redirect is a new request and passes through both again):
+
+- :class:`AddressGuardMiddleware` checks each request before it is sent and fails it with a
+  clear reason (``blocked-address``);
+- :class:`GuardedResolver` refuses to hand an internal address to the connection itself, so a
+  DNS answer that changes between the check and the connect changes nothing.
+
+Exactly the ``host:port`` pairs in ``IMAGESCRAPER_ALLOW_HOSTS`` are exempt; the port matters,
+so allowing ``127.0.0.1:8000`` does not allow ``127.0.0.1:22``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import TYPE_CHECKING, Iterable
+
+from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+
+from imagescraper.config import ProjectConfig
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class BlockedRequest(Exception):
+    """A request the guard refused to send; the message says why, for the run's log."""
+
+
+def blocked_reason(address: str) -> str | None:
+    """Why *address* (a literal IP) must not be contacted, or None if it is a public address."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            reason = blocked_reason(str(embedded))
+            if reason:
+                return reason
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata lives here)"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_unspecified or ip.is_reserved or not ip.is_global:
+        return "a reserved or internal address"
+    return None
+
+
+def literal_address(host: str) -> str | None:
+    """The address a host name denotes by itself, in any spelling the C library accepts.
+
+    ``127.0.0.1``, ``2130706433``, ``0x7f.0.0.1``, ``0177.1`` and ``::1`` are all addresses, not
+    names; anything else (``example.com``) returns None and must be resolved.
+    """
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """Parse ``IMAGESCRAPER_ALLOW_HOSTS`` entries (``host:port``, ``[v6]:port``)."""
+    allowed = set()
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        host = host.strip("[]").lower()
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"IMAGESCRAPER_ALLOW_HOSTS entry {entry!r} is not host:port (for example 127.0.0.1:8000)"
+            )
+        allowed.add((host, int(port)))
+    return frozenset(allowed)
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing internal answers for names that are not allowed."""
+
+    def __init__(self, reactor, cache_size: int, timeout: float, allowed_names: frozenset[str]):
+        super().__init__(reactor, cache_size, timeout)
+        self.allowed_names = allowed_names
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, reactor):
+        settings = crawler.settings
+        cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
+        allowed = ProjectConfig.from_settings(settings).allow_hosts
+        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), frozenset(h for h, _ in allowed))
+
+    def getHostByName(self, name, timeout=()):
+        answer = super().getHostByName(name, timeout)
+        return answer.addCallback(self._refuse_internal, name)
+
+    def _refuse_internal(self, address: str, name: str) -> str:
+        if name.lower() not in self.allowed_names:
+            reason = blocked_reason(address)
+            if reason:
+                raise BlockedRequest(f"{name} resolves to {address}, {reason}")
+        return address
+
+
+class AddressGuardMiddleware:
+    """Downloader middleware: fail any request whose target is not a public http(s) address."""
+
+    def __init__(self, allow_hosts: frozenset[tuple[str, int]], resolve):
+        self.allow_hosts = allow_hosts
+        self._resolve = resolve
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler):
+        from twisted.internet import reactor
+
+        return cls(ProjectConfig.from_settings(crawler.settings).allow_hosts, reactor.resolve)
+
+    async def process_request(self, request: Request) -> None:
+        parts = urlparse_cached(request)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise BlockedRequest(f"{scheme}: URLs are never fetched")
+        host = (parts.hostname or "").lower()
+        port = parts.port or _DEFAULT_PORTS[scheme]
+        if (host, port) in self.allow_hosts:
+            return None
+        address = literal_address(host)
+        if address is None:
+            address = await maybe_deferred_to_future(self._resolve(host))
+        reason = blocked_reason(address)
+        if reason:
+            shown = host if address == host else f"{host} ({address})"
+            raise BlockedRequest(f"{shown}:{port} is {reason}; list it in IMAGESCRAPER_ALLOW_HOSTS to allow it")
+        return None

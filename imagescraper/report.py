@@ -1,0 +1,162 @@
+"""RunReport: live progress while the run goes, a summary and an exit status when it ends.
+
+On a terminal a progress line is redrawn every ``IMAGESCRAPER_PROGRESS_INTERVAL`` seconds;
+without one (cron, scrapyd) a progress log line is written every
+``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end the summary is logged, written to
+``STORE/.imagescraper/last-run.json``, and the exit status is left in the stats for the crawl
+command (see ``errors.ExitStatus``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from scrapy import signals
+from twisted.internet import task
+
+from imagescraper.config import ProjectConfig
+from imagescraper.errors import ExitStatus
+from imagescraper.signals import image_failed
+from imagescraper.store import ImageStore
+
+logger = logging.getLogger(__name__)
+
+# Failed URLs kept for last-run.json; the log has every one of them.
+MAX_LISTED_FAILURES = 1000
+
+
+def _by_reason(stats: dict, prefix: str) -> dict[str, int]:
+    return {key[len(prefix):]: value for key, value in sorted(stats.items()) if key.startswith(prefix)}
+
+
+@dataclass
+class RunSummary:
+    spider: str
+    finish_reason: str
+    stored: int
+    already_present: int
+    failed: int
+    failed_by_reason: dict[str, int]
+    rejected_lines: int
+    rejected_by_reason: dict[str, int]
+    skipped: dict[str, int]
+    queued: int
+    input_complete: bool
+    exit_status: int
+    failures: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
+        stored = stats.get("imagescraper/stored", 0)
+        present = stats.get("imagescraper/already_present", 0)
+        failed = stats.get("imagescraper/failed", 0)
+        queued = stats.get("imagescraper/queued", 0)
+        complete = bool(stats.get("imagescraper/input_complete", False))
+        unsettled = finish_reason != "finished" or not complete or stored + present + failed < queued
+        status = ExitStatus.FAILURES if failed or unsettled else ExitStatus.OK
+        return cls(
+            spider=spider,
+            finish_reason=finish_reason,
+            stored=stored,
+            already_present=present,
+            failed=failed,
+            failed_by_reason=_by_reason(stats, "imagescraper/failed/"),
+            rejected_lines=stats.get("imagescraper/rejected_lines", 0),
+            rejected_by_reason=_by_reason(stats, "imagescraper/rejected_lines/"),
+            skipped=_by_reason(stats, "imagescraper/skipped/"),
+            queued=queued,
+            input_complete=complete,
+            exit_status=int(status),
+        )
+
+    @property
+    def not_attempted(self) -> int:
+        return max(self.queued - self.stored - self.already_present - self.failed, 0)
+
+    def lines(self) -> list[str]:
+        out = [f"imagescraper summary ({self.spider}, {self.finish_reason}):"]
+        out.append(f"  stored:          {self.stored}")
+        out.append(f"  already present: {self.already_present}")
+        out.append(f"  failed:          {self.failed}")
+        out += [f"    {reason}: {count}" for reason, count in self.failed_by_reason.items()]
+        out.append(f"  rejected lines:  {self.rejected_lines}")
+        out += [f"    {reason}: {count}" for reason, count in self.rejected_by_reason.items()]
+        for what, count in self.skipped.items():
+            out.append(f"  skipped {what}: {count}")
+        if self.finish_reason != "finished" or not self.input_complete or self.not_attempted:
+            out.append(
+                f"  NOT FINISHED: {self.not_attempted} queued image(s) not settled"
+                + ("" if self.input_complete else ", and the input was not read to its end")
+            )
+        meaning = "all images stored or already present" if self.exit_status == 0 else "some images are missing"
+        out.append(f"  exit status:     {self.exit_status} ({meaning})")
+        return out
+
+
+class RunReport:
+    def __init__(self, crawler, *, interval: float, log_interval: float, terminal):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.terminal = terminal
+        self.interval = interval if terminal is not None else log_interval
+        self.failures: list[dict] = []
+        self._loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        config = ProjectConfig.from_settings(crawler.settings)
+        terminal = sys.stderr if sys.stderr.isatty() else None
+        report = cls(
+            crawler, interval=config.progress_interval, log_interval=config.progress_log_interval, terminal=terminal
+        )
+        crawler.signals.connect(report.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(report.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(report.image_failed, signal=image_failed)
+        return report
+
+    def spider_opened(self, spider):
+        if self.interval > 0:
+            self._loop = task.LoopingCall(self.show_progress)
+            self._loop.start(self.interval, now=False)
+
+    def image_failed(self, url, reason, detail):
+        if len(self.failures) < MAX_LISTED_FAILURES:
+            self.failures.append({"url": url, "reason": reason, "detail": detail})
+
+    def progress_line(self) -> str:
+        get = self.stats.get_value
+        done = sum(get(k, 0) for k in ("imagescraper/stored", "imagescraper/already_present", "imagescraper/failed"))
+        queued = get("imagescraper/queued", 0)
+        remaining = str(max(queued - done, 0)) if get("imagescraper/input_complete") else "?"
+        return (
+            f"stored {get('imagescraper/stored', 0)} | already present {get('imagescraper/already_present', 0)}"
+            f" | failed {get('imagescraper/failed', 0)} | remaining {remaining}"
+        )
+
+    def show_progress(self):
+        if self.terminal is not None:
+            self.terminal.write(f"\r\x1b[K{self.progress_line()}")
+            self.terminal.flush()
+        else:
+            logger.info("Progress: %s", self.progress_line())
+
+    def spider_closed(self, spider, reason):
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        if self.terminal is not None:
+            self.terminal.write(f"\r\x1b[K{self.progress_line()}\n")
+            self.terminal.flush()
+        summary = RunSummary.from_stats(self.stats.get_stats(), spider.name, reason)
+        summary.failures = self.failures
+        self.stats.set_value("imagescraper/exit_status", summary.exit_status)
+        logger.info("\n".join(summary.lines()))
+        store = self.stats.get_value("imagescraper/store")
+        if store:  # the pipeline opened (and still locks) the store
+            record = {"finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **asdict(summary)}
+            ImageStore(Path(store)).write_meta("last-run.json", json.dumps(record, ensure_ascii=False, indent=1))
+

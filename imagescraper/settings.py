@@ -1,0 +1,94 @@
+"""Settings of the imagescraper project: a catalogue, grouped, each group with its reason.
+
+Every value can be changed for one run with ``scrapy crawl SPIDER -s NAME=VALUE``. Settings
+that belong to this project are named ``IMAGESCRAPER_*`` and are read in ``config.py`` only.
+"""
+
+# --- Project wiring -------------------------------------------------------------------------
+BOT_NAME = "imagescraper"
+SPIDER_MODULES = ["imagescraper.spiders"]
+NEWSPIDER_MODULE = "imagescraper.spiders"
+# Our own `crawl` command: same options as Scrapy's, plus one-line errors and the documented
+# exit statuses (0 all stored, 1 failures, 2 bad input, 3 store busy).
+COMMANDS_MODULE = "imagescraper.commands"
+USER_AGENT = "imagescraper/0.1 (image collection downloader)"
+
+# --- Where images go --------------------------------------------------------------------------
+# The image store: one folder per source title, a manifest and a lock in its `.imagescraper/`.
+IMAGES_STORE = "images"
+# The pipeline keeps the original bytes, validates them with Pillow and writes atomically.
+ITEM_PIPELINES = {"imagescraper.pipelines.OriginalImagesPipeline": 300}
+# Follow 301/302/303/307/308 for images (each hop is checked by the address guard), but not
+# forever.
+MEDIA_ALLOW_REDIRECTS = True
+REDIRECT_MAX_TIMES = 5
+# Smallest accepted image, in pixels; 0 accepts any size.
+IMAGES_MIN_WIDTH = 0
+IMAGES_MIN_HEIGHT = 0
+
+# --- Limits on what a server may send ---------------------------------------------------------
+# Largest body accepted, images included; a larger one is cancelled as it arrives ("too-large").
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
+# Largest image, in pixels per frame (8000 x 8000). Bigger ones are refused before decoding
+# ("decompression-bomb"); an animation may decode at most 8 times this over all its frames.
+IMAGESCRAPER_MAX_PIXELS = 64_000_000
+# Longest line accepted in a URL file, in bytes; longer lines are rejected and skipped.
+IMAGESCRAPER_MAX_URL_LENGTH = 2048
+
+# --- Concurrency --------------------------------------------------------------------------------
+# 16 downloads at once overall, at most 8 to one host.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+# How many items the spider hands to the pipeline before waiting for some to finish: keeps
+# memory flat however long the URL list is.
+IMAGESCRAPER_ITEMS_IN_FLIGHT = 64
+
+# --- Timeouts and retries -----------------------------------------------------------------------
+# A server that never answers, or drips one byte a second, costs at most 15 s per attempt;
+# with 2 retries a URL is settled within about a minute, so a hostile list cannot hold a
+# five-minute schedule hostage.
+DOWNLOAD_TIMEOUT = 15
+DNS_TIMEOUT = 10
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+# 404 and 410 are final and not retried; these are worth another try.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Before retrying a 429 or 503 wait base * 2**attempt seconds (capped), or what the server's
+# Retry-After asks, capped at IMAGESCRAPER_RETRY_AFTER_MAX.
+IMAGESCRAPER_RETRY_BACKOFF_BASE = 1.0
+IMAGESCRAPER_RETRY_BACKOFF_MAX = 10.0
+IMAGESCRAPER_RETRY_AFTER_MAX = 30.0
+DOWNLOADER_MIDDLEWARES = {
+    "imagescraper.guard.AddressGuardMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "imagescraper.retry.BackoffRetryMiddleware": 550,
+}
+
+# --- Network safety -----------------------------------------------------------------------------
+# Only http and https are ever fetched: URLs come from untrusted files and pages.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+# No request reaches loopback, private or link-local addresses (checked on the resolved
+# address, every hop) except exactly these host:port pairs, e.g. "127.0.0.1:8000,localhost:9000".
+IMAGESCRAPER_ALLOW_HOSTS = []
+TWISTED_DNS_RESOLVER = "imagescraper.guard.GuardedResolver"
+# The operator lists exact image URLs; robots.txt would only add a request per host.
+ROBOTSTXT_OBEY = False
+
+# --- Control endpoints: off ---------------------------------------------------------------------
+# Scrapy's telnet console prints its password into the log, which scrapyd serves, and the
+# remote-control endpoint (new in 2.19) runs posted Python code.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# --- What the user sees -------------------------------------------------------------------------
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+EXTENSIONS = {"imagescraper.report.RunReport": 500}
+# Live progress line on a terminal, every this many seconds...
+IMAGESCRAPER_PROGRESS_INTERVAL = 1.0
+# ...and without a terminal (cron, scrapyd) a progress log line this often; 0 turns it off.
+IMAGESCRAPER_PROGRESS_LOG_INTERVAL = 30.0
+# Scrapy's own "Crawled N pages" line says little here: the progress line replaces it.
+LOGSTATS_INTERVAL = 0

@@ -1,0 +1,5 @@
+"""Signals of this project, sent through the crawler's SignalManager."""
+
+# Sent by the pipeline once per image URL that could not be stored.
+# Arguments: url (str), reason (short key such as "http-404"), detail (one sentence).
+image_failed = object()

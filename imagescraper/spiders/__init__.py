@@ -1,0 +1,1 @@
+"""Spiders of this project: `urlfile` (a file of image URLs) and, later, `lofter`."""

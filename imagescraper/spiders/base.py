@@ -1,0 +1,77 @@
+"""What every imagescraper spider shares: strict arguments and a bounded flow of items.
+
+Scrapy pulls items out of ``start()`` as fast as the spider makes them; for a list of a
+million URLs that would queue a million items in memory. :meth:`ImageSpider.handing_over`
+waits until fewer than ``IMAGESCRAPER_ITEMS_IN_FLIGHT`` items are in the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import scrapy
+from scrapy import signals
+
+from imagescraper.config import ProjectConfig
+from imagescraper.errors import InputError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(name: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError(f"argument {name}={value!r} is not true or false: pass -a {name}=true or -a {name}=false")
+
+
+class ImageSpider(scrapy.Spider):
+    # The -a arguments a spider takes; scrapyd adds its own, which start with "_" (_job).
+    arguments: tuple[str, ...] = ("replace",)
+
+    def __init__(self, *, replace="false", **kwargs):
+        unknown = sorted(k for k in kwargs if not k.startswith("_") and k not in self.arguments)
+        if unknown:
+            raise InputError(
+                f"unknown argument {unknown[0]!r} for spider {self.name!r}: it takes "
+                + ", ".join(f"-a {name}=..." for name in self.arguments)
+            )
+        super().__init__(**kwargs)
+        self.replace = parse_bool("replace", replace)
+        self._in_flight = 0
+        self._room = asyncio.Event()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = ProjectConfig.from_settings(crawler.settings)
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(spider._item_settled, signal=signal)
+        return spider
+
+    def _item_settled(self, **_):
+        self._in_flight -= 1
+        self._room.set()
+
+    async def handing_over(self, item):
+        """Return *item* once the pipeline has room for it (use as ``yield await ...``)."""
+        while self._in_flight >= self.config.items_in_flight:
+            self._room.clear()
+            await self._room.wait()
+        self._in_flight += 1
+        return item
+
+    async def all_handed_over(self):
+        """Wait until every item given out has left the pipeline.
+
+        Called at the end of ``start()``: the engine checks whether the spider is idle when
+        ``start()`` ends, and otherwise only on its 5-second heartbeat.
+        """
+        while self._in_flight > 0:
+            self._room.clear()
+            await self._room.wait()

@@ -1,0 +1,278 @@
+"""End-to-end: the real `scrapy crawl urlfile` command against the loopback image server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from PIL import Image
+
+from tests import images
+from tests.conftest import SAMPLES
+
+
+def _by_name(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {path.rsplit("/", 1)[-1]: body for path, body in files.items()}
+
+
+def test_every_format_is_stored_byte_for_byte(run_urlfile, server):
+    result = run_urlfile([server.url(path) for path in SAMPLES])
+
+    assert result.status == 0, result.log
+    files = result.stored_files()
+    assert len(files) == 4
+    by_sha = {hashlib.sha256(body).hexdigest(): path for path, body in files.items()}
+    for path, original in SAMPLES.items():
+        assert images.sha256(original) in by_sha, f"{path} not stored byte for byte"
+    names = sorted(_by_name(files))
+    assert {name.rsplit(".", 1)[1] for name in names} == {"jpg", "png", "gif", "webp"}
+    folder = {path.split("/")[0] for path in files}
+    assert folder == {f"127.0.0.1_{server.port}"}
+    gif = next(body for name, body in _by_name(files).items() if name.endswith(".gif"))
+    with Image.open(io.BytesIO(gif)) as animated:
+        assert animated.n_frames == 3
+    png = next(body for name, body in _by_name(files).items() if name.endswith(".png"))
+    with Image.open(io.BytesIO(png)) as transparent:
+        assert transparent.mode == "RGBA" and transparent.getpixel((0, 0))[3] == 0
+    assert any(name.startswith("271947-") for name in names), "the original file name is recognisable"
+
+
+def test_manifest_records_each_image(run_urlfile, server):
+    url = server.url("/photos/alpha.png")
+    result = run_urlfile([url])
+
+    [record] = result.manifest()
+    body = SAMPLES["/photos/alpha.png"]
+    assert record["url"] == url
+    assert record["sha256"] == images.sha256(body)
+    assert record["bytes"] == len(body)
+    assert (record["width"], record["height"], record["format"]) == (200, 150, "PNG")
+    assert record["title"] == f"127.0.0.1:{server.port}"
+    assert (result.store / record["path"]).read_bytes() == body
+    assert record["stored_at"].endswith("+00:00")
+
+
+def test_bad_lines_are_skipped_with_a_warning_and_counted(run_urlfile, server, tmp_path):
+    good = server.url("/photos/271947.jpg")
+    lines = [
+        "\ufeff# a comment after a byte-order mark",
+        "",
+        f"   {good}   ",
+        "file:///etc/passwd",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "ftp://example.com/a.jpg",
+        "s3://bucket/a.jpg",
+        "javascript:alert(1)",
+        "images/relative.jpg",
+        "http://",
+        "http://exa mple.com/a.jpg",
+        "http://user:secret@example.com/a.jpg",
+        "http://example.com:99999/a.jpg",
+        "http://example.com/" + "a" * 3000 + ".jpg",
+    ]
+    url_file = tmp_path / "urls.txt"
+    url_file.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    from tests.crawling import crawl
+
+    result = crawl(
+        "urlfile",
+        tmp_path / "store",
+        args={"path": url_file},
+        settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting},
+    )
+
+    assert result.status == 0, result.log  # rejected lines are reported, not fatal
+    assert len(result.stored_files()) == 1
+    summary = result.summary
+    assert summary["rejected_lines"] == 11
+    assert summary["rejected_by_reason"] == {
+        "credentials-in-url": 1,
+        "malformed-url": 3,
+        "relative-url": 1,
+        "too-long": 1,
+        "unsupported-scheme": 5,
+    }
+    for line_number in (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14):
+        assert f"urls.txt:{line_number}: skipped, " in result.log
+    assert "urls.txt:4: skipped, uses the file: scheme" in result.log
+    assert "rejected lines:  11" in result.log
+
+
+def test_duplicates_are_downloaded_once(run_urlfile, server):
+    url = server.url("/photos/modern.webp")
+    server.forget_requests()
+    result = run_urlfile([url, url, url.replace("127.0.0.1", "127.0.0.1"), f"{url}#fragment"])
+
+    assert result.status == 0, result.log
+    assert len(result.stored_files()) == 1
+    assert server.paths_requested().count("/photos/modern.webp") == 1
+    assert result.summary["skipped"] == {"duplicate-urls": 3}
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/status/404/gone.jpg", "http-404"),
+        ("/status/410/gone.jpg", "http-410"),
+        ("/broken/error-page.jpg", "not-an-image"),
+        ("/broken/bomb.png", "decompression-bomb"),
+        ("/broken/empty.jpg", "empty"),
+        ("/broken/truncated.jpg", "truncated"),
+        ("/truncated/broken/half.jpg", "truncated"),
+        ("/reset/x.jpg", "connection-lost"),
+        ("/huge/40", "too-large"),
+        ("/huge-chunked/40", "too-large"),
+    ],
+)
+def test_each_failure_is_rejected_named_and_counted(run_urlfile, server, path, reason):
+    url = server.url(path)
+    result = run_urlfile([url], settings={"RETRY_TIMES": 0})
+
+    assert result.status == 1, result.log
+    assert result.stored_files() == {}
+    assert result.summary["failed_by_reason"] == {reason: 1}
+    assert result.summary["failures"] == [{"url": url, "reason": reason, "detail": result.summary["failures"][0]["detail"]}]
+    assert f"Failed {url}: {reason} (" in result.log
+    assert "Traceback" not in result.log
+    assert list((result.store / ".imagescraper" / "incoming").iterdir()) == []
+
+
+def test_404_is_not_retried_but_500_is_until_it_succeeds(run_urlfile, server):
+    server.forget_requests()
+    flaky = server.url("/flaky/f500/500/2/photos/271947.jpg")
+    result = run_urlfile([server.url("/status/404/not-retried.jpg"), flaky])
+
+    assert result.status == 1  # the 404
+    assert result.summary["stored"] == 1
+    assert result.summary["failed_by_reason"] == {"http-404": 1}
+    requested = server.paths_requested()
+    assert requested.count("/status/404/not-retried.jpg") == 1
+    assert requested.count("/flaky/f500/500/2/photos/271947.jpg") == 3
+    assert images.sha256(SAMPLES["/photos/271947.jpg"]) in {images.sha256(b) for b in result.stored_files().values()}
+
+
+def test_503_with_retry_after_waits_that_long(run_urlfile, server):
+    server.forget_requests()
+    result = run_urlfile([server.url("/retry-after/ra1/2/photos/alpha.png")])
+
+    assert result.status == 0, result.log
+    times = [r.at for r in server.requests if r.path.startswith("/retry-after/ra1/")]
+    assert len(times) == 2
+    assert times[1] - times[0] >= 1.9
+
+
+def test_retry_after_is_capped(run_urlfile, server):
+    server.forget_requests()
+    result = run_urlfile(
+        [server.url("/retry-after/ra2/3600/photos/alpha.png")], settings={"IMAGESCRAPER_RETRY_AFTER_MAX": 1}
+    )
+
+    assert result.status == 0, result.log
+    times = [r.at for r in server.requests if r.path.startswith("/retry-after/ra2/")]
+    assert 0.9 <= times[1] - times[0] < 10
+
+
+def test_timeouts_are_failures_with_their_reason(run_urlfile, server):
+    result = run_urlfile(
+        [server.url("/hang/a.jpg"), server.url("/drip/b.jpg")], settings={"DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 0}
+    )
+
+    assert result.status == 1
+    assert result.summary["failed_by_reason"] == {"timeout": 2}
+
+
+def test_a_redirect_chain_is_followed(run_urlfile, server):
+    url = server.url("/redirect/3/photos/moving.gif")
+    result = run_urlfile([url])
+
+    assert result.status == 0, result.log
+    [stored] = result.stored_files().values()
+    assert stored == SAMPLES["/photos/moving.gif"]
+    assert result.manifest()[0]["url"] == url
+
+
+def test_second_run_makes_no_image_requests(run_urlfile, server):
+    urls = [server.url(path) for path in SAMPLES]
+    first = run_urlfile(urls)
+    before = first.stored_files()
+    server.forget_requests()
+
+    second = run_urlfile(urls)
+
+    assert second.status == 0, second.log
+    assert server.paths_requested() == []
+    assert second.summary["already_present"] == 4 and second.summary["stored"] == 0
+    assert second.stored_files() == before
+    assert len(second.manifest()) == 4
+
+
+def test_a_missing_or_cut_file_is_fetched_again(run_urlfile, server):
+    urls = [server.url("/photos/271947.jpg"), server.url("/photos/alpha.png")]
+    first = run_urlfile(urls)
+    jpg, png = sorted(first.store / record["path"] for record in first.manifest())
+    jpg.unlink()
+    png.write_bytes(png.read_bytes()[:100])
+    server.forget_requests()
+
+    second = run_urlfile(urls)
+
+    assert second.status == 0, second.log
+    assert sorted(server.paths_requested()) == ["/photos/271947.jpg", "/photos/alpha.png"]
+    assert jpg.read_bytes() == SAMPLES["/photos/271947.jpg"]
+    assert png.read_bytes() == SAMPLES["/photos/alpha.png"]
+
+
+def test_replace_downloads_again_and_replaces(run_urlfile, server):
+    urls = [server.url(path) for path in SAMPLES]
+    first = run_urlfile(urls)
+    stored_paths = sorted(first.stored_files())
+    server.forget_requests()
+
+    second = run_urlfile(urls, replace="true")
+
+    assert second.status == 0, second.log
+    assert len(server.paths_requested()) == 4
+    assert sorted(second.stored_files()) == stored_paths
+    assert second.summary["stored"] == 4
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["../../escaped", "..", "a/b\\c", "two\nlines", ".hidden", "春日樱花 🌸", "长" * 200, "\x07\x1b[31mred\x7f"],
+)
+def test_titles_never_leave_the_store(run_urlfile, server, tmp_path, title):
+    store = tmp_path / "deep" / "store"
+    result = run_urlfile([server.url("/photos/271947.jpg")], store=store, title=title)
+
+    assert result.status == 0, result.log
+    [path] = result.stored_files()
+    folder = path.split("/")[0]
+    assert path.count("/") == 1
+    assert folder not in {"", ".", ".."} and not folder.startswith(".")
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in folder)
+    assert len(folder.encode("utf-8")) <= 255
+    assert [p for p in tmp_path.rglob("*.jpg") if store not in p.parents] == []
+    if title.startswith("春日"):
+        assert folder == "春日樱花 🌸"
+
+
+def test_a_bad_argument_or_input_file_stops_at_once(run_urlfile, tmp_path, server):
+    from tests.crawling import crawl
+
+    binary = tmp_path / "photo.jpg"
+    binary.write_bytes(SAMPLES["/photos/271947.jpg"])
+    cases = {
+        str(tmp_path / "missing.txt"): "does not exist",
+        str(tmp_path): "is a directory",
+        str(binary): "is not a UTF-8 text file",
+    }
+    for path, message in cases.items():
+        result = crawl("urlfile", tmp_path / "store", args={"path": path})
+        assert result.status == 2, result.log
+        assert message in result.log
+        assert "Traceback" not in result.log
+    result = crawl("urlfile", tmp_path / "store", args={"pth": "x"})
+    assert result.status == 2 and "unknown argument 'pth'" in result.log
+    result = crawl("urlfile", tmp_path / "store", args={"path": binary, "replace": "maybe"})
+    assert result.status == 2 and "replace='maybe' is not true or false" in result.log
