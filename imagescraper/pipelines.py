@@ -119,7 +119,11 @@ class OriginalImagesPipeline(ImagesPipeline):
     async def media_downloaded(self, response, request: Request, info, *, item: Any = None):
         url = request.url
         if response.status != 200:
-            raise ImageFailed(url, f"http-{response.status}", f"the server answered HTTP {response.status}")
+            detail = f"the server answered HTTP {response.status}"
+            location = response.headers.get(b"Location")
+            if 300 <= response.status < 400 and location:
+                detail += f", a redirect to {location.decode('latin-1')} that is not followed"
+            raise ImageFailed(url, f"http-{response.status}", detail)
         body = response.body
         try:
             facts = await asyncio.to_thread(

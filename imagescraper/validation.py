@@ -77,17 +77,19 @@ def _check_decoded(image: Image.Image, max_pixels: int, min_width: int, min_heig
         )
     if width < min_width or height < min_height:
         raise RejectedImage("too-small", f"{width}x{height} is below {min_width}x{min_height}")
-    frames = getattr(image, "n_frames", 1)
-    if frames * width * height > max_pixels * ANIMATION_BUDGET:
-        raise RejectedImage("decompression-bomb", f"{frames} frames of {width}x{height} is too much to decode")
     try:
+        frames = getattr(image, "n_frames", 1)  # counting frames reads through the whole file
+        if frames * width * height > max_pixels * ANIMATION_BUDGET:
+            raise RejectedImage("decompression-bomb", f"{frames} frames of {width}x{height} is too much to decode")
         for index in range(frames):
             image.seek(index)
             image.load()
+    except RejectedImage:
+        raise
     except Image.DecompressionBombError as exc:
         raise RejectedImage("decompression-bomb", str(exc)) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise RejectedImage("truncated", f"the image data is incomplete or corrupt ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - plugins fail on cut data with OSError, IndexError, struct.error...
+        raise RejectedImage("truncated", f"the image data is incomplete or corrupt ({type(exc).__name__}: {exc})") from None
     return ImageFacts(fmt, EXTENSIONS[fmt], width, height, frames)
 
 

@@ -1,0 +1,114 @@
+"""The address guard: pure rules, then real crawls that try every way to reach inside."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from imagescraper.guard import blocked_reason, literal_address, parse_allow_hosts
+from tests.mockserver import ImageServer
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+        "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1",
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2002:7f00:1::", "64:ff9b::7f00:1",
+    ],
+)
+def test_internal_addresses_are_blocked(address):
+    assert blocked_reason(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700::6810:84e5", "1.1.1.1"])
+def test_public_addresses_pass(address):
+    assert blocked_reason(address) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f.0.0.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("::1", "::1"),
+        ("example.com", None),
+        ("localhost", None),
+    ],
+)
+def test_literal_addresses_in_any_spelling(host, address):
+    assert literal_address(host) == address
+
+
+def test_allow_hosts_parsing():
+    assert parse_allow_hosts(["127.0.0.1:8000", " Localhost:9000 ", "[::1]:80", ""]) == {
+        ("127.0.0.1", 8000),
+        ("localhost", 9000),
+        ("::1", 80),
+    }
+    for bad in ["127.0.0.1", "host:port", ":80", "host:0", "host:70000"]:
+        with pytest.raises(ValueError, match="is not host:port"):
+            parse_allow_hosts([bad])
+
+
+def _blocked(result, url):
+    failures = {f["url"]: f for f in result.summary["failures"]}
+    return failures[url]["reason"] == "blocked-address"
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "127.1", "[::1]", "[::ffff:127.0.0.1]"],
+)
+def test_the_allowed_server_under_another_name_is_blocked(run_urlfile, server, host):
+    """Only the exact host:port listed is allowed, not the same machine under another spelling."""
+    url = f"http://{host}:{server.port}/photos/271947.jpg"
+    server.forget_requests()
+
+    result = run_urlfile([url])
+
+    assert result.status == 1
+    assert _blocked(result, url)
+    assert server.paths_requested() == []
+    assert result.stored_files() == {}
+
+
+def test_allowing_one_port_does_not_allow_the_others(run_urlfile, server):
+    with ImageServer() as other:
+        other.add_image("/secret.jpg", b"never")
+        url = other.url("/secret.jpg")
+        result = run_urlfile([url])
+        assert _blocked(result, url)
+        assert other.paths_requested() == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://127.0.0.1:{other}/secret.jpg", "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd",
+     "http://localhost:{other}/secret.jpg"],
+)
+@pytest.mark.parametrize("hop", ["redirect-to", "refresh-to"])
+def test_redirects_and_meta_refresh_are_checked_on_every_hop(run_urlfile, server, target, hop):
+    with ImageServer() as other:
+        other.add_image("/secret.jpg", b"never")
+        target = target.format(other=other.port)
+        url = server.url(f"/{hop}?url={quote(target, safe='')}")
+
+        result = run_urlfile([url])
+
+        assert result.status == 1
+        assert other.paths_requested() == []
+        assert result.stored_files() == {}
+        if target.startswith("file:"):
+            # Scrapy's redirect middleware already refuses to follow it; the refresh page is no image.
+            [failure] = result.summary["failures"]
+            assert failure["reason"] == ("http-302" if hop == "redirect-to" else "not-an-image")
+            if hop == "redirect-to":
+                assert "a redirect to file:///etc/passwd that is not followed" in failure["detail"]
+        else:
+            assert _blocked(result, url)

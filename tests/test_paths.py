@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from imagescraper.paths import clean_segment, image_file_name, store_relpath
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("春日樱花", "春日樱花"),
+        ("旅行/日记\n第1天 ✈", "旅行_日记 第1天 ✈"),
+        ("..", "untitled"),
+        (".", "untitled"),
+        ("", "untitled"),
+        (None, "untitled"),
+        ("../../etc", "etc"),
+        ("a/../b", "a_.._b"),
+        (".hidden", "hidden"),
+        ("a\\b", "a_b"),
+        ("  spaced \t out  ", "spaced out"),
+        ("zero\u200bwidth\u202eRTL", "zerowidthRTL"),
+        ("bell\x07\x1b[31m", "bell[31m"),
+        ('what?*:<>|"#%', "what"),
+        ("e\u0301", "é"),
+    ],
+)
+def test_clean_segment(text, expected):
+    assert clean_segment(text) == expected
+
+
+def test_clean_segment_caps_utf8_bytes_without_splitting_a_character():
+    cleaned = clean_segment("长" * 200, max_bytes=200)
+    assert cleaned == "长" * 66
+    assert len(cleaned.encode("utf-8")) <= 200
+
+
+def test_clean_segment_fallback_is_cleaned_too():
+    assert clean_segment("...", fallback="../excerpt/x") == "excerpt_x"
+
+
+def test_image_file_name_is_stable_readable_and_distinct():
+    a = image_file_name("http://mywebserver.com/images/271947.jpg", ".jpg")
+    assert a == image_file_name("http://mywebserver.com/images/271947.jpg", ".jpg")
+    assert a.startswith("271947-") and a.endswith(".jpg") and len(a) == len("271947-") + 16 + 4
+    assert a != image_file_name("http://somewebsrv.com/img/271947.jpg", ".jpg")
+    assert image_file_name("http://h/%E6%98%A5.png", ".png").startswith("春-")
+    assert image_file_name("http://h/", ".gif").startswith("image-")
+    assert image_file_name("http://h/..%2F..%2Fx.jpg", ".jpg").startswith("x-")
+
+
+def test_store_relpath_refuses_unsafe_parts():
+    assert store_relpath(["blog", "post"], "a.jpg") == "blog/post/a.jpg"
+    for bad in ["..", ".", "", "a/b", ".x", "a\\b", "x" * 256]:
+        with pytest.raises(ValueError):
+            store_relpath([bad], "a.jpg")

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from imagescraper.report import RunSummary
+
+
+def test_all_stored_exits_zero():
+    stats = {
+        "imagescraper/stored": 3,
+        "imagescraper/already_present": 2,
+        "imagescraper/queued": 5,
+        "imagescraper/input_complete": True,
+        "imagescraper/rejected_lines": 1,
+        "imagescraper/rejected_lines/relative-url": 1,
+    }
+    summary = RunSummary.from_stats(stats, "urlfile", "finished")
+    assert summary.exit_status == 0
+    text = "\n".join(summary.lines())
+    assert "stored:          3" in text and "rejected lines:  1" in text and "relative-url: 1" in text
+    assert "NOT FINISHED" not in text
+
+
+def test_failures_exit_one_with_reasons():
+    stats = {
+        "imagescraper/stored": 1,
+        "imagescraper/failed": 2,
+        "imagescraper/failed/http-404": 1,
+        "imagescraper/failed/timeout": 1,
+        "imagescraper/queued": 3,
+        "imagescraper/input_complete": True,
+    }
+    summary = RunSummary.from_stats(stats, "urlfile", "finished")
+    assert summary.exit_status == 1
+    assert summary.failed_by_reason == {"http-404": 1, "timeout": 1}
+
+
+def test_a_run_stopped_early_is_not_a_success():
+    stats = {"imagescraper/stored": 4, "imagescraper/queued": 10}
+    summary = RunSummary.from_stats(stats, "urlfile", "closespider_timeout")
+    assert summary.exit_status == 1
+    assert summary.not_attempted == 6
+    assert "  NOT FINISHED: 6 queued image(s) not settled, and the input was not read to its end" in summary.lines()

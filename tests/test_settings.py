@@ -1,0 +1,37 @@
+"""The project's settings as Scrapy loads them: safe defaults that a run cannot forget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapy.utils.project import get_project_settings
+
+from imagescraper.config import ProjectConfig
+from tests.crawling import REPO
+
+
+def test_safe_defaults(monkeypatch):
+    monkeypatch.chdir(REPO)
+    settings = get_project_settings()
+    assert settings.getbool("TELNETCONSOLE_ENABLED") is False
+    assert settings.getbool("REMOTE_CONTROL_ENABLED") is False
+    handlers = settings.getdict("DOWNLOAD_HANDLERS")
+    assert all(handlers[scheme] is None for scheme in ("file", "data", "s3", "ftp"))
+    assert settings.get("LOG_LEVEL") == "INFO"
+    assert settings.get("FEED_EXPORT_ENCODING") == "utf-8"
+    assert settings.getint("DOWNLOAD_MAXSIZE") <= 64 * 1024 * 1024
+    assert 404 not in settings.getlist("RETRY_HTTP_CODES") and 410 not in settings.getlist("RETRY_HTTP_CODES")
+    # A URL whose server never answers is settled in about a minute, whatever it sends.
+    worst_case = (settings.getint("RETRY_TIMES") + 1) * settings.getint("DOWNLOAD_TIMEOUT")
+    assert worst_case <= 60
+    config = ProjectConfig.from_settings(settings)
+    assert config.allow_hosts == frozenset()
+
+
+def test_every_project_setting_is_read_by_the_config(monkeypatch):
+    monkeypatch.chdir(REPO)
+    import imagescraper.settings as module
+
+    declared = {name for name in vars(module) if name.startswith("IMAGESCRAPER_")}
+    source = (Path(module.__file__).parent / "config.py").read_text()
+    assert declared and all(f'"{name}"' in source for name in declared)
