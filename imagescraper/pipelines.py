@@ -68,6 +68,9 @@ class OriginalImagesPipeline(ImagesPipeline):
         config = ProjectConfig.from_settings(crawler.settings)
         self.max_pixels = config.max_pixels
         self.image_store = ImageStore(self.store.basedir)
+        # Locked here, before the engine opens the spider: a busy store stops the run before
+        # anything starts (and before any signal says a run began).
+        self.image_store.open()
         self.stats = crawler.stats
         self.replace = False
         self._failed_urls: set[str] = set()
@@ -88,7 +91,6 @@ class OriginalImagesPipeline(ImagesPipeline):
     def open_spider(self, spider=None):
         super().open_spider()
         self.replace = bool(getattr(self.crawler.spider, "replace", False))
-        self.image_store.open()
         self.stats.set_value("imagescraper/store", str(self.image_store.root))
         logging.getLogger("scrapy.pipelines.media").addFilter(self._log_filter)
 

@@ -89,10 +89,10 @@ class RunSummary:
         for what, count in self.skipped.items():
             out.append(f"  skipped {what}: {count}")
         if self.finish_reason != "finished" or not self.input_complete or self.not_attempted:
-            out.append(
-                f"  NOT FINISHED: {self.not_attempted} queued image(s) not settled"
-                + ("" if self.input_complete else ", and the input was not read to its end")
-            )
+            missing = [f"{self.not_attempted} queued image(s) not settled"] if self.not_attempted else []
+            if not self.input_complete:
+                missing.append("the input was not read to its end")
+            out.append(f"  NOT FINISHED ({self.finish_reason}): " + (", and ".join(missing) or "stopped before the end"))
         meaning = "all images stored or already present" if self.exit_status == 0 else "some images are missing"
         out.append(f"  exit status:     {self.exit_status} ({meaning})")
         return out

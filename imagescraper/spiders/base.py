@@ -45,6 +45,7 @@ class ImageSpider(scrapy.Spider):
         self.replace = parse_bool("replace", replace)
         self._in_flight = 0
         self._room = asyncio.Event()
+        self._nudge_pending = False
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -57,6 +58,29 @@ class ImageSpider(scrapy.Spider):
     def _item_settled(self, **_):
         self._in_flight -= 1
         self._room.set()
+        self._close_when_idle()
+
+    def _close_when_idle(self):
+        # Scrapy 2.19 does not re-check, when an item that came from start() leaves the
+        # pipelines, whether a closing spider has become idle (Scraper.start_itemproc_async
+        # never calls _check_if_closing). Without this nudge a Ctrl-C, a CLOSESPIDER_TIMEOUT
+        # or a scrapyd cancel that arrives mid-run waits forever. The signal fires before the
+        # scraper's own count drops, so look again shortly until the scraper is idle.
+        scraper = self.crawler.engine.scraper
+        slot = scraper.slot
+        if slot is None or slot.closing is None or slot.closing.called or self._nudge_pending:
+            return
+        if slot.is_idle():
+            scraper._check_if_closing()
+        else:
+            from twisted.internet import reactor  # the crawler installed it; importing earlier would pick another
+
+            self._nudge_pending = True
+            reactor.callLater(0.05, self._nudge)
+
+    def _nudge(self):
+        self._nudge_pending = False
+        self._close_when_idle()
 
     async def handing_over(self, item):
         """Return *item* once the pipeline has room for it (use as ``yield await ...``)."""

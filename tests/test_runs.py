@@ -1,0 +1,198 @@
+"""Whole runs as an operator sees them: kill -9, two runs at once, progress, reruns, hostile hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imagescraper.items import ImageItem
+from imagescraper.pipelines import folders_for
+from imagescraper.paths import image_file_name, store_relpath
+from imagescraper.store import ImageStore, StoredImage
+from tests import images
+from tests.crawling import crawl, crawl_command, start_crawl, stored_files, REPO
+from tests.mockserver import ImageServer
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _manifest_lines(store: Path) -> int:
+    manifest = store / ".imagescraper" / "manifest.jsonl"
+    return len(manifest.read_bytes().splitlines()) if manifest.exists() else 0
+
+
+@pytest.fixture
+def slow_set(tmp_path):
+    """60 distinct images of about 200 KB served with a delay, so a run lasts a few seconds."""
+    originals = {f"/big/{n:03d}.jpg": images.jpeg(f"big{n}", size=(900, 700), quality=95) for n in range(60)}
+    with ImageServer() as server:
+        for path, body in originals.items():
+            server.add_image(path, body)
+        url_file = tmp_path / "urls.txt"
+        url_file.write_text("\n".join(server.url(f"/slow/150{p}") for p in originals) + "\n")
+        yield server, url_file, originals
+
+
+def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path, slow_set):
+    server, url_file, originals = slow_set
+    store = tmp_path / "store"
+    settings = {"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting, "CONCURRENT_REQUESTS": 4}
+    wanted = {images.sha256(body) for body in originals.values()}
+
+    for round_number in range(3):
+        running = start_crawl("urlfile", store, args={"path": url_file}, settings=settings)
+        target = 8 * (round_number + 1)
+        _wait_for(lambda: _manifest_lines(store) >= target, 60, f"{target} stored images")
+        os.kill(running.pid, signal.SIGKILL)
+        running.wait()
+        for relative, body in stored_files(store).items():
+            assert images.sha256(body) in wanted, f"{relative} is not a complete original"
+
+    final = crawl("urlfile", store, args={"path": url_file}, settings=settings)
+
+    assert final.status == 0, final.log
+    assert {images.sha256(body) for body in final.stored_files().values()} == wanted
+    assert len(final.stored_files()) == 60
+    assert list((store / ".imagescraper" / "incoming").iterdir()) == []
+    paths_in_manifest = {record["path"] for record in final.manifest()}
+    assert paths_in_manifest == set(final.stored_files())
+    assert final.summary["stored"] + final.summary["already_present"] == 60
+
+
+def test_a_second_run_on_a_busy_store_says_so_and_exits(tmp_path, slow_set):
+    server, url_file, _ = slow_set
+    store = tmp_path / "store"
+    settings = {"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting, "CONCURRENT_REQUESTS": 1}
+    first = start_crawl("urlfile", store, args={"path": url_file}, settings=settings)
+    try:
+        _wait_for(lambda: _manifest_lines(store) >= 1, 60, "the first run to store an image")
+        started = time.monotonic()
+        second = crawl("urlfile", store, args={"path": url_file}, settings=settings, timeout=60)
+        assert second.status == 3, second.log
+        assert f"is in use by another run (pid {first.pid})" in second.log
+        assert time.monotonic() - started < 15
+        assert "Traceback" not in second.log
+        assert first.poll() is None, "the first run goes on"
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(60)
+    summary = json.loads((store / ".imagescraper" / "last-run.json").read_text())
+    assert summary["spider"] == "urlfile" and summary["finish_reason"] == "shutdown"
+    assert summary["exit_status"] == 1
+    assert first.returncode == 1
+
+
+def test_progress_line_on_a_terminal(tmp_path, slow_set):
+    server, url_file, _ = slow_set
+    store = tmp_path / "store"
+    controller, terminal = pty.openpty()
+    command = crawl_command(
+        "urlfile",
+        store,
+        {"path": url_file},
+        {"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting, "CONCURRENT_REQUESTS": 4, "LOG_FILE": tmp_path / "log"},
+    )
+    process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    process.wait(60)
+    os.close(controller)
+    text = shown.decode("utf-8", "replace")
+    assert process.returncode == 0
+    updates = [part for part in text.split("\r") if part.startswith("\x1b[Kstored ")]
+    assert len(updates) >= 2, text
+    assert "\x1b[Kstored 60 | already present 0 | failed 0 | remaining 0\r\n" in text  # the tty turns \n into \r\n
+    assert "remaining ?" in text or any("remaining " in u for u in updates)
+
+
+def test_progress_log_line_without_a_terminal(run_urlfile, slow_set):
+    server, url_file, _ = slow_set
+    lines = url_file.read_text().split()[:20]
+    result = run_urlfile(
+        lines,
+        settings={
+            "IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting,
+            "IMAGESCRAPER_PROGRESS_LOG_INTERVAL": 0.5,
+            "CONCURRENT_REQUESTS": 2,
+        },
+    )
+    assert result.status == 0, result.log
+    assert "Progress: stored " in result.log
+    assert "\x1b[K" not in result.log
+
+
+def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
+    """The store is filled as the pipeline would have filled it, then a real run checks it."""
+    tiny = images.png_with_alpha("tiny", size=(8, 8))
+    with ImageServer() as server:
+        store = ImageStore(tmp_path / "store")
+        store.open()
+        urls = [server.url(f"/tiny/{n}.png") for n in range(10_000)]
+        for url in urls:
+            item = ImageItem(image_urls=[url], post_title=f"127.0.0.1:{server.port}")
+            path = store_relpath(folders_for(item), image_file_name(url, ".png"))
+            store.add(url, StoredImage(path, len(tiny), images.sha256(tiny)), tiny, {"path": path, "sha256": "x", "bytes": len(tiny)})
+        store.close()
+        url_file = tmp_path / "urls.txt"
+        url_file.write_text("\n".join(urls) + "\n")
+
+        started = time.monotonic()
+        result = crawl(
+            "urlfile", tmp_path / "store", args={"path": url_file}, settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting}
+        )
+        elapsed = time.monotonic() - started
+
+        assert result.status == 0, result.log[-3000:]
+        assert server.paths_requested() == []
+        assert result.summary["already_present"] == 10_000
+        print(f"rerun over 10,000 stored URLs: {elapsed:.1f} s")  # shown with -s; measured, not judged
+
+
+@pytest.mark.slow
+def test_a_hostile_list_finishes_well_inside_four_minutes_with_default_settings(run_urlfile, server):
+    hostile = [server.url(f"/hang/h{n}.jpg") for n in range(4)] + [server.url(f"/drip/d{n}.jpg") for n in range(4)]
+    started = time.monotonic()
+
+    result = run_urlfile(hostile + [server.url("/photos/271947.jpg")], timeout=240)
+
+    elapsed = time.monotonic() - started
+    assert result.status == 1
+    assert result.summary["failed_by_reason"] == {"timeout": 8}
+    assert result.summary["stored"] == 1
+    assert elapsed < 120, f"took {elapsed:.0f} s"
+
+
+def test_stored_images_open_in_pillow(run_urlfile, server):
+    from tests.conftest import SAMPLES
+
+    result = run_urlfile([server.url(path) for path in SAMPLES])
+    for relative in result.stored_files():
+        with Image.open(result.store / relative) as image:
+            image.load()
