@@ -165,13 +165,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class ImageServer:
-    def __init__(self, files: dict[str, tuple[str, bytes]] | None = None):
+    def __init__(self, files: dict[str, tuple[str, bytes]] | None = None, port: int = 0):
         self.files: dict[str, tuple[str, bytes]] = dict(files or {})
         self.requests: list[SeenRequest] = []
         self.stopping = threading.Event()
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.owner = self
         self.port = self._httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"

@@ -1,0 +1,65 @@
+"""The offline demo behind `./dev demo`: a loopback image server, a URL file, a real crawl.
+
+Starts the test image server with a dozen sample images, writes ``<output>/urls.txt`` (with
+a comment and a line that is rejected on purpose), runs ``scrapy crawl urlfile`` into
+``<output>/images`` exactly as a user would, prints where everything is, and stops the server.
+Run it twice to see the second run find everything already present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import images
+from tests.crawling import REPO, crawl_command
+from tests.mockserver import ImageServer
+
+DEMO_PORT = 18080
+DEMO_IMAGES = {
+    **{f"/gallery/photo-{n:02d}.jpg": images.jpeg(f"demo-photo-{n}", size=(640, 480)) for n in range(1, 7)},
+    "/gallery/transparent.png": images.png_with_alpha("demo-alpha", size=(400, 300)),
+    "/gallery/animated.gif": images.animated_gif("demo-gif", size=(200, 150), frames=5),
+    "/gallery/modern.webp": images.webp("demo-webp", size=(480, 360)),
+    "/mirror/photo-01.jpg": images.jpeg("demo-photo-1", size=(640, 480)),
+}
+
+
+def _demo_server() -> ImageServer:
+    # A fixed port keeps the URLs, and so the stored paths, the same from one demo run to the next.
+    try:
+        return ImageServer(port=DEMO_PORT)
+    except OSError:
+        return ImageServer()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=str(REPO / "demo-output"), help="folder for urls.txt and images/")
+    options = parser.parse_args(argv)
+    output = Path(options.output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+
+    with _demo_server() as server:
+        for path, body in DEMO_IMAGES.items():
+            server.add_image(path, body)
+        url_file = output / "urls.txt"
+        lines = ["# imagescraper demo: one image URL per line", *(server.url(p) for p in DEMO_IMAGES)]
+        lines += [server.url("/gallery/photo-01.jpg"), "file:///etc/passwd"]  # a duplicate, and a rejected line
+        url_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        store = output / "images"
+        print(f"demo: image server on {server.base}, URL list {url_file}", flush=True)
+        command = crawl_command(
+            "urlfile", store, {"path": url_file}, {"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting}
+        )
+        status = subprocess.run(command, cwd=REPO).returncode
+
+    print(f"\ndemo: urlfile finished with exit status {status}; images are in {store}/", flush=True)
+    print(f"demo: manifest {store}/.imagescraper/manifest.jsonl, summary {store}/.imagescraper/last-run.json")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
