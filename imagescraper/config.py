@@ -6,6 +6,7 @@ plain values they need; defaults and their reasons live in ``settings.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from scrapy.settings import BaseSettings
@@ -27,8 +28,6 @@ class ProjectConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
-        from imagescraper.guard import parse_allow_hosts
-
         try:
             allow_hosts = parse_allow_hosts(settings.getlist("IMAGESCRAPER_ALLOW_HOSTS"))
         except ValueError as exc:
@@ -55,3 +54,18 @@ def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value
+
+
+def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """Parse ``IMAGESCRAPER_ALLOW_HOSTS`` entries (``host:port``, ``[v6]:port``)."""
+    allowed = set()
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        host = host.strip("[]").lower()
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"IMAGESCRAPER_ALLOW_HOSTS entry {entry!r} is not host:port (for example 127.0.0.1:8000)")
+        allowed.add((host, int(port)))
+    return frozenset(allowed)

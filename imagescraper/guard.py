@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -73,23 +73,6 @@ def literal_address(host: str) -> str | None:
         return socket.inet_ntoa(socket.inet_aton(host))
     except OSError:
         return None
-
-
-def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
-    """Parse ``IMAGESCRAPER_ALLOW_HOSTS`` entries (``host:port``, ``[v6]:port``)."""
-    allowed = set()
-    for entry in entries:
-        entry = entry.strip()
-        if not entry:
-            continue
-        host, sep, port = entry.rpartition(":")
-        host = host.strip("[]").lower()
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(
-                f"IMAGESCRAPER_ALLOW_HOSTS entry {entry!r} is not host:port (for example 127.0.0.1:8000)"
-            )
-        allowed.add((host, int(port)))
-    return frozenset(allowed)
 
 
 class GuardedResolver(CachingThreadedResolver):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import signals
@@ -33,8 +33,8 @@ from imagescraper.config import ProjectConfig
 from imagescraper.errors import InputError
 from imagescraper.failures import ImageFailed, classify
 from imagescraper.items import ImageItem
-from imagescraper.signals import image_failed
 from imagescraper.paths import clean_segment, image_file_name, store_relpath
+from imagescraper.signals import image_failed
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import RejectedImage, inspect_image
 
@@ -105,8 +105,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         headers = {"Referer": item.referer} if item.referer else {}
         # Image hosts are never in a spider's allowed_domains; the address guard still applies.
         return [
-            Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True})
-            for url in item.image_urls
+            Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True}) for url in item.image_urls
         ]
 
     def media_to_download(self, request: Request, info, *, item: Any = None):
@@ -145,7 +144,7 @@ class OriginalImagesPipeline(ImagesPipeline):
             "frames": facts.frames,
             "title": item.post_title,
             **item.extra,
-            "stored_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         await asyncio.to_thread(self.image_store.add, url, image, body, record)
         self.image_store.remember(key, image)

@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scrapy import signals
@@ -31,7 +31,7 @@ MAX_LISTED_FAILURES = 1000
 
 
 def _by_reason(stats: dict, prefix: str) -> dict[str, int]:
-    return {key[len(prefix):]: value for key, value in sorted(stats.items()) if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in sorted(stats.items()) if key.startswith(prefix)}
 
 
 @dataclass
@@ -92,7 +92,9 @@ class RunSummary:
             missing = [f"{self.not_attempted} queued image(s) not settled"] if self.not_attempted else []
             if not self.input_complete:
                 missing.append("the input was not read to its end")
-            out.append(f"  NOT FINISHED ({self.finish_reason}): " + (", and ".join(missing) or "stopped before the end"))
+            out.append(
+                f"  NOT FINISHED ({self.finish_reason}): " + (", and ".join(missing) or "stopped before the end")
+            )
         meaning = "all images stored or already present" if self.exit_status == 0 else "some images are missing"
         out.append(f"  exit status:     {self.exit_status} ({meaning})")
         return out
@@ -157,6 +159,5 @@ class RunReport:
         logger.info("\n".join(summary.lines()))
         store = self.stats.get_value("imagescraper/store")
         if store:  # the pipeline opened (and still locks) the store
-            record = {"finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **asdict(summary)}
+            record = {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(summary)}
             ImageStore(Path(store)).write_meta("last-run.json", json.dumps(record, ensure_ascii=False, indent=1))
-

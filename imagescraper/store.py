@@ -97,8 +97,9 @@ class ImageStore:
             for line in manifest:
                 try:
                     record = json.loads(line)
-                    yield canonicalize_url(record["url"]), StoredImage(
-                        record["path"], int(record["bytes"]), record["sha256"]
+                    yield (
+                        canonicalize_url(record["url"]),
+                        StoredImage(record["path"], int(record["bytes"]), record["sha256"]),
                     )
                 except (ValueError, KeyError, TypeError):
                     # A line cut by a crash or edited by hand: its image is simply fetched again.

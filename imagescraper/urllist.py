@@ -10,8 +10,9 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
@@ -66,9 +67,7 @@ def open_url_file(path: str) -> BinaryIO:
         raise InputError(f"URL file {path!r} cannot be read: {exc.strerror}") from None
     if not _looks_like_text(head):
         stream.close()
-        raise InputError(
-            f"URL file {path!r} is not a UTF-8 text file: give a plaintext file with one URL per line"
-        )
+        raise InputError(f"URL file {path!r} is not a UTF-8 text file: give a plaintext file with one URL per line")
     return stream
 
 
@@ -100,7 +99,7 @@ def read_url_lines(stream: BinaryIO, *, max_length: int = 2048) -> Iterator[Acce
             yield RejectedLine(line_number, "too-long", f"longer than {max_length} bytes")
             continue
         if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
+            raw = raw[len(codecs.BOM_UTF8) :]
         try:
             text = raw.decode("utf-8").strip()
         except UnicodeDecodeError:

@@ -89,7 +89,9 @@ def _check_decoded(image: Image.Image, max_pixels: int, min_width: int, min_heig
     except Image.DecompressionBombError as exc:
         raise RejectedImage("decompression-bomb", str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - plugins fail on cut data with OSError, IndexError, struct.error...
-        raise RejectedImage("truncated", f"the image data is incomplete or corrupt ({type(exc).__name__}: {exc})") from None
+        raise RejectedImage(
+            "truncated", f"the image data is incomplete or corrupt ({type(exc).__name__}: {exc})"
+        ) from None
     return ImageFacts(fmt, EXTENSIONS[fmt], width, height, frames)
 
 

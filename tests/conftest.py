@@ -37,7 +37,11 @@ def run_urlfile(tmp_path, server):
         url_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         all_settings = {"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting, **(settings or {})}
         return crawl(
-            "urlfile", store or tmp_path / "store", args={"path": url_file, **args}, settings=all_settings, timeout=timeout
+            "urlfile",
+            store or tmp_path / "store",
+            args={"path": url_file, **args},
+            settings=all_settings,
+            timeout=timeout,
         )
 
     return run

@@ -178,7 +178,7 @@ class ImageServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def add_image(self, path: str, body: bytes) -> str:
-        content_type = CONTENT_TYPES.get(path[path.rfind("."):], "application/octet-stream")
+        content_type = CONTENT_TYPES.get(path[path.rfind(".") :], "application/octet-stream")
         self.files[path] = (content_type, body)
         return self.url(path)
 

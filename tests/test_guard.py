@@ -6,16 +6,32 @@ from urllib.parse import quote
 
 import pytest
 
-from imagescraper.guard import blocked_reason, literal_address, parse_allow_hosts
+from imagescraper.config import parse_allow_hosts
+from imagescraper.guard import blocked_reason, literal_address
 from tests.mockserver import ImageServer
 
 
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-        "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1",
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2002:7f00:1::", "64:ff9b::7f00:1",
+        "127.0.0.1",
+        "127.255.0.9",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::",
+        "64:ff9b::7f00:1",
     ],
 )
 def test_internal_addresses_are_blocked(address):
@@ -89,8 +105,12 @@ def test_allowing_one_port_does_not_allow_the_others(run_urlfile, server):
 
 @pytest.mark.parametrize(
     "target",
-    ["http://127.0.0.1:{other}/secret.jpg", "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd",
-     "http://localhost:{other}/secret.jpg"],
+    [
+        "http://127.0.0.1:{other}/secret.jpg",
+        "http://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "http://localhost:{other}/secret.jpg",
+    ],
 )
 @pytest.mark.parametrize("hop", ["redirect-to", "refresh-to"])
 def test_redirects_and_meta_refresh_are_checked_on_every_hop(run_urlfile, server, target, hop):

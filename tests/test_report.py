@@ -38,4 +38,7 @@ def test_a_run_stopped_early_is_not_a_success():
     summary = RunSummary.from_stats(stats, "urlfile", "closespider_timeout")
     assert summary.exit_status == 1
     assert summary.not_attempted == 6
-    assert "  NOT FINISHED (closespider_timeout): 6 queued image(s) not settled, and the input was not read to its end" in summary.lines()
+    assert (
+        "  NOT FINISHED (closespider_timeout): 6 queued image(s) not settled, and the input was not read to its end"
+        in summary.lines()
+    )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 from imagescraper.retry import retry_delay
 
@@ -15,9 +15,9 @@ def test_exponential_backoff_capped():
 def test_retry_after_seconds_and_date_capped():
     assert retry_delay(1, "7", **BASE) == 7.0
     assert retry_delay(1, "3600", **BASE) == 30.0
-    date = format_datetime(datetime.fromtimestamp(BASE["now"] + 12, timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(BASE["now"] + 12, UTC), usegmt=True)
     assert retry_delay(1, date, **BASE) == 12.0
-    past = format_datetime(datetime.fromtimestamp(BASE["now"] - 50, timezone.utc), usegmt=True)
+    past = format_datetime(datetime.fromtimestamp(BASE["now"] - 50, UTC), usegmt=True)
     assert retry_delay(1, past, **BASE) == 0.0
 
 

@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 
 from imagescraper.items import ImageItem
-from imagescraper.pipelines import folders_for
 from imagescraper.paths import image_file_name, store_relpath
+from imagescraper.pipelines import folders_for
 from imagescraper.store import ImageStore, StoredImage
 from tests import images
-from tests.crawling import crawl, crawl_command, start_crawl, stored_files, REPO
+from tests.conftest import SAMPLES
+from tests.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
 from tests.mockserver import ImageServer
 
 
@@ -58,7 +59,7 @@ def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path,
     for round_number in range(3):
         running = start_crawl("urlfile", store, args={"path": url_file}, settings=settings)
         target = 8 * (round_number + 1)
-        _wait_for(lambda: _manifest_lines(store) >= target, 60, f"{target} stored images")
+        _wait_for(lambda target=target: _manifest_lines(store) >= target, 60, f"{target} stored images")
         os.kill(running.pid, signal.SIGKILL)
         running.wait()
         for relative, body in stored_files(store).items():
@@ -158,14 +159,22 @@ def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
         for url in urls:
             item = ImageItem(image_urls=[url], post_title=f"127.0.0.1:{server.port}")
             path = store_relpath(folders_for(item), image_file_name(url, ".png"))
-            store.add(url, StoredImage(path, len(tiny), images.sha256(tiny)), tiny, {"path": path, "sha256": "x", "bytes": len(tiny)})
+            store.add(
+                url,
+                StoredImage(path, len(tiny), images.sha256(tiny)),
+                tiny,
+                {"path": path, "sha256": "x", "bytes": len(tiny)},
+            )
         store.close()
         url_file = tmp_path / "urls.txt"
         url_file.write_text("\n".join(urls) + "\n")
 
         started = time.monotonic()
         result = crawl(
-            "urlfile", tmp_path / "store", args={"path": url_file}, settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting}
+            "urlfile",
+            tmp_path / "store",
+            args={"path": url_file},
+            settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting},
         )
         elapsed = time.monotonic() - started
 
@@ -190,8 +199,6 @@ def test_a_hostile_list_finishes_well_inside_four_minutes_with_default_settings(
 
 
 def test_stored_images_open_in_pillow(run_urlfile, server):
-    from tests.conftest import SAMPLES
-
     result = run_urlfile([server.url(path) for path in SAMPLES])
     for relative in result.stored_files():
         with Image.open(result.store / relative) as image:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from tests import images
 from tests.conftest import SAMPLES
+from tests.crawling import crawl
 
 
 def _by_name(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -73,8 +74,6 @@ def test_bad_lines_are_skipped_with_a_warning_and_counted(run_urlfile, server, t
     ]
     url_file = tmp_path / "urls.txt"
     url_file.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
-    from tests.crawling import crawl
-
     result = crawl(
         "urlfile",
         tmp_path / "store",
@@ -132,7 +131,9 @@ def test_each_failure_is_rejected_named_and_counted(run_urlfile, server, path, r
     assert result.status == 1, result.log
     assert result.stored_files() == {}
     assert result.summary["failed_by_reason"] == {reason: 1}
-    assert result.summary["failures"] == [{"url": url, "reason": reason, "detail": result.summary["failures"][0]["detail"]}]
+    assert result.summary["failures"] == [
+        {"url": url, "reason": reason, "detail": result.summary["failures"][0]["detail"]}
+    ]
     assert f"Failed {url}: {reason} (" in result.log
     assert "Traceback" not in result.log
     assert list((result.store / ".imagescraper" / "incoming").iterdir()) == []
@@ -258,8 +259,6 @@ def test_titles_never_leave_the_store(run_urlfile, server, tmp_path, title):
 
 
 def test_a_bad_argument_or_input_file_stops_at_once(run_urlfile, tmp_path, server):
-    from tests.crawling import crawl
-
     binary = tmp_path / "photo.jpg"
     binary.write_bytes(SAMPLES["/photos/271947.jpg"])
     cases = {

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from imagescraper.validation import RejectedImage, inspect_image
 from tests import images
@@ -51,10 +54,6 @@ def test_pixel_and_size_limits():
 
 
 def test_unsupported_format_is_refused():
-    import io
-
-    from PIL import Image
-
     out = io.BytesIO()
     Image.new("RGB", (10, 10)).save(out, "PCX")
     with pytest.raises(RejectedImage, match="unsupported-format"):
