@@ -6,6 +6,7 @@ plain values they need; defaults and their reasons live in ``settings.py``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,11 @@ class ProjectConfig:
     retry_after_max: float
     progress_interval: float
     progress_log_interval: float
+    resolve: dict[str, str]
+    lofter_blog_url: str
+    lofter_api_url: str
+    lofter_cookies: dict[str, str]
+    lofter_posts_per_page: int
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -42,6 +48,11 @@ class ProjectConfig:
             retry_after_max=_number(settings, "IMAGESCRAPER_RETRY_AFTER_MAX", float, minimum=0),
             progress_interval=_number(settings, "IMAGESCRAPER_PROGRESS_INTERVAL", float, minimum=0.1),
             progress_log_interval=_number(settings, "IMAGESCRAPER_PROGRESS_LOG_INTERVAL", float, minimum=0),
+            resolve=parse_resolve(settings.getlist("IMAGESCRAPER_RESOLVE")),
+            lofter_blog_url=str(settings.get("IMAGESCRAPER_LOFTER_BLOG_URL")),
+            lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
+            lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
+            lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
         )
 
 
@@ -69,3 +80,38 @@ def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
             raise ValueError(f"IMAGESCRAPER_ALLOW_HOSTS entry {entry!r} is not host:port (for example 127.0.0.1:8000)")
         allowed.add((host, int(port)))
     return frozenset(allowed)
+
+
+def parse_resolve(entries: Iterable[str]) -> dict[str, str]:
+    """Parse ``IMAGESCRAPER_RESOLVE`` entries (``host=address``, like curl's --resolve)."""
+    mapping = {}
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        host, sep, address = entry.partition("=")
+        try:
+            ipaddress.ip_address(address.strip())
+        except ValueError:
+            raise InputError(
+                f"IMAGESCRAPER_RESOLVE entry {entry!r} is not host=address (for example mirror.example=192.0.2.7)"
+            ) from None
+        if not sep or not host.strip():
+            raise InputError(f"IMAGESCRAPER_RESOLVE entry {entry!r} is not host=address")
+        mapping[host.strip().lower()] = address.strip()
+    return mapping
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """``IMAGESCRAPER_LOFTER_COOKIES``: ``name=value; name2=value2`` as a browser shows them."""
+    cookies = {}
+    for pair in header.split(";"):
+        name, sep, value = pair.strip().partition("=")
+        if not pair.strip():
+            continue
+        if not sep or not name.strip():
+            raise InputError(
+                f"IMAGESCRAPER_LOFTER_COOKIES part {pair.strip()!r} is not name=value: copy them as 'LOFTER_SESS=...; ...'"
+            )
+        cookies[name.strip()] = value.strip()
+    return cookies

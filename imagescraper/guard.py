@@ -8,7 +8,9 @@ address and on every hop (a redirect is a new request and passes through both ag
 - :class:`AddressGuardMiddleware` checks each request before it is sent and fails it with a
   clear reason (``blocked-address``);
 - :class:`GuardedResolver` refuses to hand an internal address to the connection itself, so a
-  DNS answer that changes between the check and the connect changes nothing.
+  DNS answer that changes between the check and the connect changes nothing. It also answers
+  the names pinned by ``IMAGESCRAPER_RESOLVE`` (``host=address``, like curl's ``--resolve``:
+  for mirrors, and for the tests' fake sites), which are checked like any other answer.
 
 Exactly the ``host:port`` pairs in ``IMAGESCRAPER_ALLOW_HOSTS`` are exempt; the port matters,
 so allowing ``127.0.0.1:8000`` does not allow ``127.0.0.1:22``.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import defer
 
 from imagescraper.config import ProjectConfig
 
@@ -78,19 +81,29 @@ def literal_address(host: str) -> str | None:
 class GuardedResolver(CachingThreadedResolver):
     """Scrapy's caching resolver, refusing internal answers for names that are not allowed."""
 
-    def __init__(self, reactor, cache_size: int, timeout: float, allowed_names: frozenset[str]):
+    def __init__(
+        self,
+        reactor,
+        cache_size: int,
+        timeout: float,
+        allowed_names: frozenset[str],
+        fixed: dict[str, str] | None = None,
+    ):
         super().__init__(reactor, cache_size, timeout)
         self.allowed_names = allowed_names
+        self.fixed = fixed or {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor):
         settings = crawler.settings
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        allowed = ProjectConfig.from_settings(settings).allow_hosts
-        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), frozenset(h for h, _ in allowed))
+        config = ProjectConfig.from_settings(settings)
+        allowed = frozenset(host for host, _ in config.allow_hosts)
+        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), allowed, config.resolve)
 
     def getHostByName(self, name, timeout=()):
-        answer = super().getHostByName(name, timeout)
+        fixed = self.fixed.get(name.lower())
+        answer = defer.succeed(fixed) if fixed else super().getHostByName(name, timeout)
         return answer.addCallback(self._refuse_internal, name)
 
     def _refuse_internal(self, address: str, name: str) -> str:

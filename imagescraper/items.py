@@ -18,6 +18,7 @@ class ImageItem:
     image_urls: list[str]
     post_title: str
     post_id: str | None = None
+    post_excerpt: str | None = None  # the folder's name when the title cleans to nothing
     blog_name: str | None = None
     referer: str | None = None
     extra: dict = field(default_factory=dict)

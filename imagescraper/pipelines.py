@@ -55,7 +55,7 @@ def folders_for(item: ImageItem) -> list[str]:
         folders.append(clean_segment(item.blog_name, fallback="blog"))
     if item.post_id:
         post_id = clean_segment(item.post_id, fallback="post", max_bytes=40)
-        title = clean_segment(item.post_title, fallback="untitled", max_bytes=200)
+        title = clean_segment(item.post_title, fallback=item.post_excerpt or "untitled", max_bytes=200)
         folders.append(f"{title}_{post_id}")
     else:
         folders.append(clean_segment(item.post_title, fallback="untitled", max_bytes=200))

@@ -45,6 +45,8 @@ class RunSummary:
     rejected_lines: int
     rejected_by_reason: dict[str, int]
     skipped: dict[str, int]
+    errors: int
+    errors_by_reason: dict[str, int]
     queued: int
     input_complete: bool
     exit_status: int
@@ -56,9 +58,12 @@ class RunSummary:
         present = stats.get("imagescraper/already_present", 0)
         failed = stats.get("imagescraper/failed", 0)
         queued = stats.get("imagescraper/queued", 0)
-        complete = bool(stats.get("imagescraper/input_complete", False))
+        # A spider that reads a file says when it reached the end; a crawling spider is done
+        # when the crawl finished.
+        complete = bool(stats.get("imagescraper/input_complete", finish_reason == "finished"))
+        errors = stats.get("imagescraper/errors", 0)
         unsettled = finish_reason != "finished" or not complete or stored + present + failed < queued
-        status = ExitStatus.FAILURES if failed or unsettled else ExitStatus.OK
+        status = ExitStatus.FAILURES if failed or errors or unsettled else ExitStatus.OK
         return cls(
             spider=spider,
             finish_reason=finish_reason,
@@ -69,6 +74,8 @@ class RunSummary:
             rejected_lines=stats.get("imagescraper/rejected_lines", 0),
             rejected_by_reason=_by_reason(stats, "imagescraper/rejected_lines/"),
             skipped=_by_reason(stats, "imagescraper/skipped/"),
+            errors=errors,
+            errors_by_reason=_by_reason(stats, "imagescraper/errors/"),
             queued=queued,
             input_complete=complete,
             exit_status=int(status),
@@ -86,6 +93,9 @@ class RunSummary:
         out += [f"    {reason}: {count}" for reason, count in self.failed_by_reason.items()]
         out.append(f"  rejected lines:  {self.rejected_lines}")
         out += [f"    {reason}: {count}" for reason, count in self.rejected_by_reason.items()]
+        if self.errors:
+            out.append(f"  page errors:     {self.errors}")
+            out += [f"    {reason}: {count}" for reason, count in self.errors_by_reason.items()]
         for what, count in self.skipped.items():
             out.append(f"  skipped {what}: {count}")
         if self.finish_reason != "finished" or not self.input_complete or self.not_attempted:

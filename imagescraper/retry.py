@@ -1,4 +1,4 @@
-"""Retries that wait: back off before retrying a 429 or 503, honouring Retry-After up to a cap.
+"""Retries that wait: back off before retrying a 429 or 5xx, honouring Retry-After up to a cap.
 
 Scrapy's RetryMiddleware retries at once, which only hammers a server that just said it is
 overloaded. This subclass keeps its rules (RETRY_TIMES, RETRY_HTTP_CODES, stats, give-up
@@ -16,7 +16,8 @@ from scrapy.utils.response import response_status_message
 
 from imagescraper.config import ProjectConfig
 
-BACKOFF_STATUSES = frozenset({429, 503})
+# An overloaded or failing server gets time before the next try; 408 (request timeout) does not.
+BACKOFF_STATUSES = frozenset({429, 500, 502, 503, 504, 522, 524})
 
 
 def retry_delay(

@@ -92,3 +92,21 @@ IMAGESCRAPER_PROGRESS_INTERVAL = 1.0
 IMAGESCRAPER_PROGRESS_LOG_INTERVAL = 30.0
 # Scrapy's own "Crawled N pages" line says little here: the progress line replaces it.
 LOGSTATS_INTERVAL = 0
+
+# --- LOFTER (the lofter spider) -----------------------------------------------------------------
+# Where blogs and the app API live; tests and mirrors point these elsewhere. Nothing else in
+# the code names a LOFTER host.
+IMAGESCRAPER_LOFTER_BLOG_URL = "https://{blog}.lofter.com"
+IMAGESCRAPER_LOFTER_API_URL = "https://api.lofter.com"
+# Login cookies as a browser shows them ("LOFTER_SESS=...; NTES_SESS=..."), sent with page and
+# API requests only; needed when LOFTER answers logged-out visitors with its login shell.
+IMAGESCRAPER_LOFTER_COOKIES = ""
+# In API mode a "page" (-a start_page / -a max_pages) is this many posts.
+IMAGESCRAPER_LOFTER_POSTS_PER_PAGE = 10
+# Pages and API calls go one at a time with a pause: LOFTER blocks clients that hammer it.
+# Image downloads are not in this slot and run in parallel under the limits above.
+DOWNLOAD_SLOTS = {"lofter-pages": {"concurrency": 1, "delay": 0.5}}
+
+# Host names pinned to addresses, "host=address,..." like curl's --resolve (mirrors, tests).
+# Pinned addresses are still checked by the address guard.
+IMAGESCRAPER_RESOLVE = []

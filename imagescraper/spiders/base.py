@@ -56,7 +56,8 @@ class ImageSpider(scrapy.Spider):
         return spider
 
     def _item_settled(self, **_):
-        self._in_flight -= 1
+        if self._in_flight > 0:  # items yielded by callbacks are not counted here
+            self._in_flight -= 1
         self._room.set()
         self._close_when_idle()
 

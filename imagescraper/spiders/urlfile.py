@@ -33,6 +33,7 @@ class UrlFileSpider(ImageSpider):
 
     async def start(self):
         stats = self.crawler.stats
+        stats.set_value("imagescraper/input_complete", False)
         seen: set[int] = set()
         with self._stream:
             for line in read_url_lines(self._stream, max_length=self.config.max_url_length):

@@ -1,0 +1,411 @@
+"""A fake LOFTER on loopback, following research/lofter.md section 11 (virtual-host mode).
+
+One ``ThreadingHTTPServer`` answers for every host by its ``Host`` header:
+``<blog>.lofter.test`` (theme pages), ``www.lofter.test`` (login page, redirects),
+``api.lofter.test`` (the app API) and ``imglf<N>.lf127.test`` / ``avaimg.lf127.test`` (images).
+The spider reaches these names through ``IMAGESCRAPER_RESOLVE`` (see :meth:`FakeLofter.settings`).
+The blogs and posts are data (``site.json``), the pages are theme templates (``themes/``), and
+every image is drawn from its path, so tests compare stored files with :meth:`original`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from string import Template
+from urllib.parse import parse_qs, quote, urlsplit
+
+from imagescraper.lofter.post import text_excerpt
+from tests import images
+
+HERE = Path(__file__).parent
+SITE = json.loads((HERE / "site.json").read_text("utf-8"))
+THEMES = ("mpost", "gray")
+HOSTS = ("ceshi", "other", "empty", "nosuchblog", "www", "api")
+IMAGE_HOSTS = ("imglf3", "imglf4", "imglf5", "avaimg")
+LOGIN_COOKIE = "LOFTER_SESS"
+THUMB = "imageView&thumbnail={}&quality=96&stripmeta=0"
+
+
+@dataclass(frozen=True)
+class Seen:
+    host: str
+    path: str
+    method: str
+    headers: dict
+    started: float
+    ended: float
+
+
+def _template(theme: str, name: str) -> Template:
+    return Template((HERE / "themes" / theme / name).read_text("utf-8"))
+
+
+class FakeLofter:
+    def __init__(self, theme: str = "mpost", *, login_wall: bool = False):
+        self.theme = theme
+        self.login_wall = login_wall
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        self._originals: dict[str, bytes] = {}
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.site = self
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeLofter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    # -- what tests use -------------------------------------------------------------------------
+    def settings(self) -> dict[str, str]:
+        """Scrapy settings that point the spider at this fake site."""
+        names = [f"{h}.lofter.test" for h in HOSTS] + [f"{h}.lf127.test" for h in IMAGE_HOSTS]
+        return {
+            "IMAGESCRAPER_LOFTER_BLOG_URL": f"http://{{blog}}.lofter.test:{self.port}",
+            "IMAGESCRAPER_LOFTER_API_URL": f"http://api.lofter.test:{self.port}",
+            "IMAGESCRAPER_RESOLVE": ",".join(f"{name}=127.0.0.1" for name in names),
+            "IMAGESCRAPER_ALLOW_HOSTS": ",".join(f"{name}:{self.port}" for name in names),
+        }
+
+    def host(self, label: str) -> str:
+        suffix = "lf127.test" if label.startswith(("imglf", "avaimg")) else "lofter.test"
+        return f"{label}.{suffix}:{self.port}"
+
+    def post_url(self, blog: str, key: str) -> str:
+        data = SITE["blogs"][blog]
+        return f"http://{self.host(blog)}/post/{data['blog_id']:x}_{data['posts'][key]['hex']}"
+
+    def image_url(self, label: str, path: str) -> str:
+        return f"http://{self.host(label)}{path}"
+
+    def original(self, path: str) -> bytes:
+        if path not in self._originals:
+            name = path.rsplit("/", 1)[-1]
+            if name.endswith(".png"):
+                body = images.png_with_alpha(path, size=(300, 200))
+            elif name.endswith(".gif"):
+                body = images.animated_gif(path, size=(120, 90), frames=3)
+            elif name.endswith(".webp"):
+                body = images.webp(path, size=(240, 180))
+            else:
+                body = images.jpeg(path, size=(480, 360))
+            self._originals[path] = body
+        return self._originals[path]
+
+    def expected_images(self, *keys: str, blog: str = "ceshi") -> dict[str, bytes]:
+        """Original bytes of every image of these posts, by image URL path."""
+        found = {}
+        for key in keys:
+            post = SITE["blogs"][blog]["posts"][key]
+            for _label, path, _query in post.get("images", []) + post.get("inline", []):
+                found[path] = self.original(path)
+        return found
+
+    def seen(self, host_label: str | None = None) -> list[Seen]:
+        with self._lock:
+            return [s for s in self.requests if host_label is None or s.host.split(".")[0] == host_label]
+
+    def record(self, seen: Seen):
+        with self._lock:
+            self.requests.append(seen)
+
+    # -- rendering ------------------------------------------------------------------------------
+    def _img(self, label: str, path: str, size: str, query: str) -> str:
+        extra = f"&{query}" if query else ""
+        return html.escape(f"{self.image_url(label, path)}?{THUMB.format(size)}{extra}")
+
+    def _common(self, blog: str) -> dict:
+        data = SITE["blogs"][blog]
+        label, path = SITE["avatar"]
+        return {
+            "nickname": html.escape(data["nickname"]),
+            "intro": html.escape(data["intro"]),
+            "avatar": html.escape(self.image_url(label, path)),
+            "www": self.host("www"),
+            "home": f"http://{self.host(blog)}/",
+            "blog_id": data["blog_id"],
+        }
+
+    def list_page(self, blog: str, number: int) -> str:
+        data = SITE["blogs"][blog]
+        pages = data["pages"]
+        keys = pages[number - 1] if number <= len(pages) else []
+        blocks = []
+        for key in keys:
+            if key == "REBLOG":
+                other = SITE["reblog"]
+                url = self.post_url(other["blog"], other["post"])
+                blocks.append(f'<div class="m-post reblog"><a href="{url}">转载自 别人</a></div>')
+                continue
+            post = data["posts"][key]
+            url = self.post_url(blog, key)
+            first = (post.get("images") or post.get("inline") or [None])[0]
+            thumbnail = f'<img src="{self._img(first[0], first[1], "500x0", first[2])}" />' if first else ""
+            blocks.append(
+                _template(self.theme, "list_post.html").substitute(
+                    url=url,
+                    relative_url=urlsplit(url).path,
+                    kind="m-post-img" if post["type"] == 2 else "m-post-txt",
+                    thumbnail=thumbnail,
+                    date=time.strftime("%Y-%m-%d", time.gmtime(post["time"] / 1000)),
+                    title=html.escape(post["title"]),
+                    excerpt=images_free_text(post["body"]),
+                )
+            )
+        pager = ""
+        if number > 1:
+            pager += f'<a class="prev" href="?page={number - 1}&amp;t=1714500000000">上一页</a>'
+        if number < len(pages):
+            pager += f'<a class="next" href="?page={number + 1}&amp;t=1714500000000">下一页</a>'
+        return _template(self.theme, "list.html").substitute(self._common(blog), posts="\n".join(blocks), pager=pager)
+
+    def post_page(self, blog: str, key: str) -> str:
+        data = SITE["blogs"][blog]
+        post = data["posts"][key]
+        picture = _template(self.theme, "picture.html")
+        pictures = [
+            picture.substitute(
+                big=self._img(label, path, "1680x0", query), small=self._img(label, path, "500x0", query)
+            )
+            for label, path, query in post.get("images", [])
+        ]
+        body = post["body"]
+        for label, path, query in post.get("inline", []):
+            body += f'<p><img src="{self._img(label, path, "500x0", query)}" /></p>'
+        if post.get("caption_repeats_first"):
+            label, path, query = post["images"][0]
+            body += f'<p><img src="{self._img(label, path, "500x0", query)}" /></p>'
+        if post.get("video"):
+            body += f'<div class="video"><video src="{post["video"]}" controls></video></div>'
+        excerpt = images_free_text(post["body"])[:20]
+        related_label, related_path, related_query = SITE["related_thumbnail"]
+        related = html.escape(f"{self.image_url(related_label, related_path)}?imageView&{related_query}")
+        tags = "\n".join(f'<a class="tag" href="/tag/{quote(tag)}">● {html.escape(tag)}</a>' for tag in post["tags"])
+        return _template(self.theme, "post.html").substitute(
+            self._common(blog),
+            head_title=html.escape(post["title"] or excerpt),
+            title=html.escape(post["title"]),
+            keywords=html.escape(",".join(post["tags"])),
+            description=html.escape(f"{post['title']} {images_free_text(post['body'])}".strip()),
+            post_id=int(post["hex"], 16),
+            url=self.post_url(blog, key),
+            permalink=f"{data['blog_id']:x}_{post['hex']}",
+            pictures="\n".join(pictures),
+            body=body,
+            date=time.strftime("%Y-%m-%d", time.gmtime(post["time"] / 1000)),
+            tag_links=tags,
+            related=related,
+        )
+
+    def login_shell(self) -> str:
+        return Template((HERE / "themes" / "login_shell.html").read_text("utf-8")).substitute(www=self.host("www"))
+
+    def api_post(self, blog: str, key: str) -> dict:
+        data = SITE["blogs"][blog]
+        post = data["posts"][key]
+        content = post["body"] + "".join(
+            f'<p><img src="{self.image_url(label, path)}?{THUMB.format("500x0")}&{query}"></p>'
+            for label, path, query in post.get("inline", [])
+        )
+
+        def links(entries):
+            return json.dumps(
+                [
+                    {
+                        "orign": f"{self.image_url(label, path)}?{THUMB.format('1680x0')}&{query}",
+                        "raw": self.image_url(label, path),
+                        "middle": f"{self.image_url(label, path)}?{THUMB.format('500x0')}",
+                        "small": f"{self.image_url(label, path)}?imageView&thumbnail=164y164&enlarge=1",
+                        "ow": 480,
+                        "oh": 360,
+                    }
+                    for label, path, query in entries
+                ]
+            )
+
+        entry = {
+            "id": int(post["hex"], 16),
+            "blogId": data["blog_id"],
+            "blogPageUrl": self.post_url(blog, key),
+            "title": post["title"],
+            "type": post["type"],
+            "publishTime": post["time"],
+            "tag": ",".join(post["tags"]),
+            "digest": images_free_text(post["body"]),
+            "content": content,
+            "blogInfo": {"blogName": blog, "blogNickName": data["nickname"]},
+        }
+        if post["type"] == 2:
+            entry["photoLinks"] = links(post.get("images", []))
+        if post["type"] == 5:
+            entry["images"] = links(post.get("images", []))
+        if post["type"] == 4:
+            entry["embed"] = json.dumps({"originUrl": post["video"]})
+        return entry
+
+    def api_listing(self, blog: str) -> list[dict]:
+        data = SITE["blogs"][blog]
+        keys = [k for page in data["pages"] for k in page if k != "REBLOG"]
+        return [
+            {"post": self.api_post(blog, k)}
+            for k in keys
+            if not data["posts"][k].get("deleted") and not data["posts"][k].get("private")
+        ]
+
+
+def images_free_text(body: str) -> str:
+    return text_excerpt(body, limit=200)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    @property
+    def site(self) -> FakeLofter:
+        return self.server.site
+
+    def _answer(self, status: int, content_type: str, body: bytes | str, headers: dict | None = None):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self, method: str):
+        started = time.monotonic()
+        host = (self.headers.get("Host") or "").lower()
+        label = host.split(".")[0]
+        form = {}
+        if method == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode("utf-8")).items()}
+        try:
+            if host.endswith(f".lf127.test:{self.site.port}"):
+                self._image(label)
+            elif label == "api":
+                self._api(form)
+            elif label == "www":
+                self._www()
+            else:
+                self._blog(label)
+        finally:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self.site.record(Seen(host, self.path, method, headers, started, time.monotonic()))
+
+    def do_GET(self):
+        self._handle("GET")
+
+    def do_POST(self):
+        self._handle("POST")
+
+    def _logged_in(self) -> bool:
+        return f"{LOGIN_COOKIE}=" in (self.headers.get("Cookie") or "")
+
+    def _blog(self, blog: str):
+        data = SITE["blogs"].get(blog)
+        if data is None:
+            self._answer(404, "text/html", "<html><body>404: no such blog</body></html>")
+            return
+        if self.site.login_wall and not self._logged_in():
+            self._answer(200, "text/html; charset=utf-8", self.site.login_shell())
+            return
+        parts = urlsplit(self.path)
+        if parts.path == "/":
+            page = int(parse_qs(parts.query).get("page", ["1"])[0])
+            self._answer(200, "text/html; charset=utf-8", self.site.list_page(blog, page))
+            return
+        for key, post in data["posts"].items():
+            if parts.path == f"/post/{data['blog_id']:x}_{post['hex']}":
+                if post.get("deleted"):
+                    break
+                if post.get("private") and not self._logged_in():
+                    login = f"http://{self.site.host('www')}/front/login?url={quote(self.path)}"
+                    self._answer(302, "text/html", "", {"Location": login})
+                    return
+                self._answer(200, "text/html; charset=utf-8", self.site.post_page(blog, key))
+                return
+        self._answer(404, "text/html", "<html><body>404: 页面不存在</body></html>")
+
+    def _www(self):
+        parts = urlsplit(self.path)
+        segments = parts.path.strip("/").split("/")
+        if parts.path.startswith("/front/login"):
+            self._answer(200, "text/html; charset=utf-8", self.site.login_shell())
+        elif segments[:3] == ["front", "blog", "home-page"] and len(segments) == 4:
+            self._answer(302, "text/html", "", {"Location": f"http://{self.site.host(segments[3])}/"})
+        else:
+            self._answer(404, "text/html", "<html><body>404</body></html>")
+
+    def _api(self, form: dict):
+        path = urlsplit(self.path).path
+
+        def reply(status: int, response: dict, msg: str = ""):
+            self._answer(
+                200, "application/json", json.dumps({"meta": {"status": status, "msg": msg}, "response": response})
+            )
+
+        if path == "/v2.0/blogHomePage.api" and form.get("method") == "getPostLists":
+            blog = form.get("blogdomain", "").split(".")[0]
+            if blog not in SITE["blogs"]:
+                reply(4200, {}, "博客不存在")
+                return
+            listing = self.site.api_listing(blog)
+            offset, limit = int(form.get("offset", 0)), int(form.get("limit", 20))
+            chunk = listing[offset : offset + limit]
+            reply(200, {"posts": chunk, "offset": offset + len(chunk) if offset + len(chunk) < len(listing) else -1})
+        elif path == "/oldapi/post/detail.api":
+            blog_id, post_id = int(form.get("targetblogid", 0)), int(form.get("postid", 0))
+            for blog, data in SITE["blogs"].items():
+                for key, post in data["posts"].items():
+                    if data["blog_id"] == blog_id and int(post["hex"], 16) == post_id:
+                        if post.get("deleted") or post.get("private"):
+                            break
+                        reply(200, {"posts": [{"post": self.site.api_post(blog, key)}]})
+                        return
+            reply(4200, {}, "内容不存在")
+        else:
+            reply(400, {}, "unknown method")
+
+    def _image(self, label: str):
+        parts = urlsplit(self.path)
+        referer = self.headers.get("Referer") or ""
+        if label == "imglf3" and not urlsplit(referer).netloc.endswith(f".lofter.test:{self.site.port}"):
+            page = "<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center>"
+            self._answer(403, "text/html", page + "<hr><center>nginx</center></body></html>" + " " * 150)
+            return
+        known = {
+            p
+            for blog in SITE["blogs"].values()
+            for post in blog["posts"].values()
+            for _, p, _ in post.get("images", []) + post.get("inline", [])
+        }
+        known |= {SITE["related_thumbnail"][1], SITE["avatar"][1]}
+        if parts.path not in known:
+            self._answer(404, "text/html", "<html><body>404</body></html>")
+            return
+        original = self.site.original(parts.path)
+        extension = parts.path.rsplit(".", 1)[-1]
+        types = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+        if parts.query.startswith("imageView"):
+            # The image service's resized copy: never the original (a GIF becomes a still JPEG).
+            self._answer(200, "image/jpeg", images.jpeg(f"{parts.path}#thumbnail", size=(160, 120)))
+        else:
+            self._answer(200, types[extension], original)
