@@ -111,7 +111,8 @@ def parse_cookies(header: str) -> dict[str, str]:
             continue
         if not sep or not name.strip():
             raise InputError(
-                f"IMAGESCRAPER_LOFTER_COOKIES part {pair.strip()!r} is not name=value: copy them as 'LOFTER_SESS=...; ...'"
+                f"IMAGESCRAPER_LOFTER_COOKIES part {pair.strip()!r} is not name=value: "
+                "copy them as 'LOFTER_SESS=...; ...'"
             )
         cookies[name.strip()] = value.strip()
     return cookies
