@@ -1,9 +1,13 @@
-"""The offline demo behind `./dev demo`: a loopback image server, a URL file, a real crawl.
+"""The offline demo behind `./dev demo`: loopback servers and real crawls of both spiders.
 
-Starts the test image server with a dozen sample images, writes ``<output>/urls.txt`` (with
-a comment and a line that is rejected on purpose), runs ``scrapy crawl urlfile`` into
-``<output>/images`` exactly as a user would, prints where everything is, and stops the server.
-Run it twice to see the second run find everything already present.
+1. urlfile: starts the test image server with ten sample images, writes ``<output>/urls.txt``
+   (with a comment, a duplicate and a line rejected on purpose) and runs
+   ``scrapy crawl urlfile`` into ``<output>/images``;
+2. lofter: starts the fake LOFTER (blog ``ceshi``) and runs ``scrapy crawl lofter -a domain=ceshi``
+   into the same store, one folder per post under ``ceshi/``.
+
+Both run exactly as a user would run them; the servers stop afterwards. Run the demo twice to
+see the second run find everything already present.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from pathlib import Path
 
 from tests import images
 from tests.crawling import REPO, crawl_command
+from tests.fakelofter import FakeLofter
 from tests.mockserver import ImageServer
 
 DEMO_PORT = 18080
+LOFTER_DEMO_PORT = 18081
 DEMO_IMAGES = {
     **{f"/gallery/photo-{n:02d}.jpg": images.jpeg(f"demo-photo-{n}", size=(640, 480)) for n in range(1, 7)},
     "/gallery/transparent.png": images.png_with_alpha("demo-alpha", size=(400, 300)),
@@ -27,12 +33,12 @@ DEMO_IMAGES = {
 }
 
 
-def _demo_server() -> ImageServer:
+def _on_fixed_port(make, port):
     # A fixed port keeps the URLs, and so the stored paths, the same from one demo run to the next.
     try:
-        return ImageServer(port=DEMO_PORT)
+        return make(port=port)
     except OSError:
-        return ImageServer()
+        return make(port=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(options.output).resolve()
     output.mkdir(parents=True, exist_ok=True)
 
-    with _demo_server() as server:
+    with _on_fixed_port(ImageServer, DEMO_PORT) as server:
         for path, body in DEMO_IMAGES.items():
             server.add_image(path, body)
         url_file = output / "urls.txt"
@@ -54,11 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         command = crawl_command(
             "urlfile", store, {"path": url_file}, {"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting}
         )
-        status = subprocess.run(command, cwd=REPO).returncode
+        urlfile_status = subprocess.run(command, cwd=REPO).returncode
+    print(f"\ndemo: urlfile finished with exit status {urlfile_status}\n", flush=True)
 
-    print(f"\ndemo: urlfile finished with exit status {status}; images are in {store}/", flush=True)
+    with _on_fixed_port(FakeLofter, LOFTER_DEMO_PORT) as blog:
+        print(f"demo: fake LOFTER blog 'ceshi' on port {blog.port}", flush=True)
+        command = crawl_command("lofter", store, {"domain": "ceshi"}, blog.settings())
+        lofter_status = subprocess.run(command, cwd=REPO).returncode
+    print(f"\ndemo: lofter finished with exit status {lofter_status}", flush=True)
+    print(f"demo: images are in {store}/ (LOFTER posts under {store}/ceshi/)")
     print(f"demo: manifest {store}/.imagescraper/manifest.jsonl, summary {store}/.imagescraper/last-run.json")
-    return status
+    return urlfile_status or lofter_status
 
 
 if __name__ == "__main__":

@@ -47,13 +47,13 @@ def _template(theme: str, name: str) -> Template:
 
 
 class FakeLofter:
-    def __init__(self, theme: str = "mpost", *, login_wall: bool = False):
+    def __init__(self, theme: str = "mpost", *, login_wall: bool = False, port: int = 0):
         self.theme = theme
         self.login_wall = login_wall
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
         self._originals: dict[str, bytes] = {}
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.site = self
         self.port = self._httpd.server_address[1]

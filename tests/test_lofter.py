@@ -1,0 +1,231 @@
+"""End-to-end: the real `scrapy crawl lofter` command against the fake LOFTER on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from tests import images
+from tests.crawling import crawl
+from tests.fakelofter import SITE, FakeLofter
+
+FAST = json.dumps({"lofter-pages": {"concurrency": 1, "delay": 0}})
+ALL_PUBLIC = ("P1", "P2", "P4", "P5", "P6", "P11")
+FOLDERS = {
+    "ceshi/春日樱花_6979321857",
+    "ceshi/动图_测试_6979321858",
+    "ceshi/正文_6979321860",
+    "ceshi/旅行_日记 第1天 ✈_6979321861",
+    "ceshi/WebP 图_6979321862",
+    "ceshi/问答：你最喜欢的照片？_6979321867",
+}
+
+
+@pytest.fixture(params=["mpost", "gray"])
+def site(request):
+    with FakeLofter(request.param) as running:
+        yield running
+
+
+@pytest.fixture
+def plain_site():
+    with FakeLofter("mpost") as running:
+        yield running
+
+
+def run(site, store, settings=None, **args):
+    return crawl("lofter", store, args=args, settings={**site.settings(), "DOWNLOAD_SLOTS": FAST, **(settings or {})})
+
+
+def _sha_set(files):
+    return {images.sha256(body) for body in files.values()}
+
+
+def _image_requests(site):
+    return [s for s in site.requests if s.host.startswith("imglf")]
+
+
+def assert_whole_blog(site, result):
+    files = result.stored_files()
+    assert _sha_set(files) == _sha_set(site.expected_images(*ALL_PUBLIC))
+    assert {path.rsplit("/", 1)[0] for path in files} == FOLDERS
+    gif = next(body for path, body in files.items() if path.endswith(".gif"))
+    with Image.open(io.BytesIO(gif)) as animated:
+        assert animated.n_frames == 3
+    requested_hosts = {s.host.split(".")[0] for s in site.requests}
+    assert "other" not in requested_hosts and "avaimg" not in requested_hosts  # reblog, avatars
+    assert not any("UmVsYXRlZA" in s.path for s in site.requests)  # "related post" thumbnails
+    assert all(s.path.split("?")[0] == s.path for s in _image_requests(site)), "only originals are requested"
+    summary = result.summary
+    assert summary["skipped"]["video-posts"] == 1 and summary["skipped"]["posts-without-images"] == 1
+
+
+def test_blog_by_name_from_theme_pages(site, tmp_path):
+    result = run(site, tmp_path / "store", domain="ceshi", source="html")
+
+    assert_whole_blog(site, result)
+    pages = [s.path for s in site.seen("ceshi") if not s.path.startswith("/post/")]
+    assert pages == ["/", "/?page=2", "/?page=3"]
+    summary = result.summary
+    assert summary["skipped"]["deleted-posts"] == 1
+    assert summary["errors_by_reason"] == {"login-required": 1}  # the private post
+    assert result.status == 1
+    assert "LOFTER asks for a login for http://ceshi.lofter.test" in result.log
+    assert "/post/12345678_1a0000009" in result.log
+
+
+def test_blog_by_name_from_the_api(plain_site, tmp_path):
+    result = run(plain_site, tmp_path / "store", domain="ceshi", source="api")
+
+    assert result.status == 0, result.log
+    assert_whole_blog(plain_site, result)
+    assert plain_site.seen("ceshi") == [], "API mode reads no theme page"
+    records = {r["post_title"]: r for r in result.manifest()}
+    spring = records["春日樱花"]
+    assert spring["post_url"] == plain_site.post_url("ceshi", "P1")
+    assert spring["tags"] == ["风景", "摄影"] and spring["published"] == "2024-05-01T02:00:00+08:00"
+    assert spring["title"] == "春日樱花"
+
+
+def test_auto_uses_the_api_and_falls_back_to_pages(plain_site, tmp_path):
+    result = run(plain_site, tmp_path / "auto", domain="ceshi")
+    assert result.status == 0, result.log
+    assert plain_site.seen("ceshi") == []
+
+    broken_api = {"IMAGESCRAPER_LOFTER_API_URL": f"http://api.lofter.test:{plain_site.port}/broken"}
+    fallback = run(
+        plain_site, tmp_path / "fallback", settings=broken_api, domain=f"http://ceshi.lofter.test:{plain_site.port}/"
+    )
+    assert "reading the blog's pages instead" in fallback.log
+    assert_whole_blog(plain_site, fallback)
+
+
+@pytest.mark.parametrize("source", ["api", "html", "auto"])
+def test_a_post_link_downloads_that_post(plain_site, tmp_path, source):
+    link = plain_site.post_url("ceshi", "P1")
+    result = run(plain_site, tmp_path / "store", domain=link, source=source)
+
+    assert result.status == 0, result.log
+    files = result.stored_files()
+    assert _sha_set(files) == _sha_set(plain_site.expected_images("P1"))
+    assert {path.rsplit("/", 1)[0] for path in files} == {"ceshi/春日樱花_6979321857"}
+    assert not any(s.path.startswith("/?page=2") for s in plain_site.requests)
+
+
+def test_start_page_and_max_pages_mean_the_same_in_both_modes(plain_site, tmp_path):
+    html = run(plain_site, tmp_path / "html", domain="ceshi", source="html", start_page=2, max_pages=1)
+    pages = [s.path for s in plain_site.seen("ceshi") if not s.path.startswith("/post/")]
+    assert pages == ["/?page=2"]
+    api = run(
+        plain_site,
+        tmp_path / "api",
+        settings={"IMAGESCRAPER_LOFTER_POSTS_PER_PAGE": 4},
+        domain="ceshi",
+        source="api",
+        start_page=2,
+        max_pages=1,
+    )
+    expected = _sha_set(plain_site.expected_images("P5", "P6", "P11"))
+    assert _sha_set(html.stored_files()) == expected
+    assert _sha_set(api.stored_files()) == expected
+    assert api.status == 0
+
+
+def test_the_login_shell_is_reported_not_taken_for_an_empty_blog(tmp_path):
+    with FakeLofter("mpost", login_wall=True) as walled:
+        result = run(walled, tmp_path / "store", domain="ceshi", source="html")
+        assert result.status == 1
+        assert result.stored_files() == {}
+        assert result.summary["errors_by_reason"] == {"login-required": 1}
+        assert "LOFTER asks for a login for http://ceshi.lofter.test" in result.log
+        assert "IMAGESCRAPER_LOFTER_COOKIES" in result.log
+        assert "has no posts" not in result.log
+
+        cookies = {"IMAGESCRAPER_LOFTER_COOKIES": "LOFTER_SESS=ok; other=1"}
+        logged_in = run(walled, tmp_path / "logged-in", settings=cookies, domain="ceshi", source="html")
+        assert logged_in.status == 0, logged_in.log
+        expected = _sha_set(walled.expected_images(*ALL_PUBLIC, "P9"))
+        assert _sha_set(logged_in.stored_files()) == expected  # the private post too
+        assert not any("cookie" in s.headers for s in _image_requests(walled)), "cookies stay with pages"
+
+
+def test_rerun_requests_no_image_and_replace_fetches_all(plain_site, tmp_path):
+    store = tmp_path / "store"
+    first = run(plain_site, store, domain="ceshi", source="api")
+    stored = first.stored_files()
+    plain_site.requests.clear()
+
+    second = run(plain_site, store, domain="ceshi", source="api")
+    assert second.status == 0
+    assert _image_requests(plain_site) == []
+    assert second.summary["already_present"] == 10 and second.summary["stored"] == 0
+    assert second.stored_files() == stored
+
+    third = run(plain_site, store, domain="ceshi", source="api", replace="true")
+    assert third.summary["stored"] == 10
+    assert len(_image_requests(plain_site)) == 10
+    assert third.stored_files() == stored
+
+
+def test_referer_protected_host_never_yields_its_error_page(plain_site, tmp_path):
+    """Without the post as Referer, imglf3 answers 403 with HTML: rejected, never stored."""
+    protected = plain_site.image_url("imglf3", SITE["blogs"]["ceshi"]["posts"]["P1"]["images"][0][1])
+    url_file = tmp_path / "urls.txt"
+    url_file.write_text(protected + "\n")
+    result = crawl("urlfile", tmp_path / "store", args={"path": url_file}, settings=plain_site.settings())
+    assert result.status == 1
+    assert result.stored_files() == {}
+    assert result.summary["failed_by_reason"] == {"http-403": 1}
+
+    via_post = run(plain_site, tmp_path / "lofter", domain=plain_site.post_url("ceshi", "P1"))
+    referers = [s.headers.get("referer") for s in _image_requests(plain_site) if s.host.startswith("imglf3")]
+    assert plain_site.post_url("ceshi", "P1") in referers
+    assert via_post.status == 0
+
+
+@pytest.mark.parametrize("source", ["html", "api", "auto"])
+def test_unknown_blog_is_one_clear_error(plain_site, tmp_path, source):
+    result = run(plain_site, tmp_path / "store", domain="nosuchblog", source=source)
+    assert result.status == 1
+    assert result.summary["errors_by_reason"] == {"not-found": 1}
+    assert "nosuchblog" in result.log and "Traceback" not in result.log
+
+
+def test_an_empty_blog_is_said_and_succeeds(plain_site, tmp_path):
+    for source in ("html", "api"):
+        result = run(plain_site, tmp_path / source, domain="empty", source=source)
+        assert result.status == 0, result.log
+        assert result.summary["skipped"] == {"empty-blogs": 1}
+        assert "Blog 'empty' has no" in result.log
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"domain": "https://example.com/x"}, "is not a LOFTER blog or post"),
+        ({}, "no blog given"),
+        ({"domain": "ceshi", "start_page": "0"}, "start_page='0' is not a whole number"),
+        ({"domain": "ceshi", "max_pages": "many"}, "max_pages='many' is not a whole number"),
+        ({"domain": "ceshi", "source": "rss"}, "source='rss' is not one of auto, api, html"),
+        ({"domain": "ceshi", "threads": "8"}, "unknown argument 'threads'"),
+    ],
+)
+def test_bad_arguments_stop_at_once(plain_site, tmp_path, args, message):
+    result = crawl("lofter", tmp_path / "store", args=args, settings=plain_site.settings())
+    assert result.status == 2
+    assert message in result.log and "Traceback" not in result.log
+    assert plain_site.requests == []
+
+
+def test_pages_and_api_calls_are_polite_by_default(plain_site, tmp_path):
+    result = crawl(
+        "lofter", tmp_path / "store", args={"domain": "ceshi", "source": "html"}, settings=plain_site.settings()
+    )
+    assert result.summary["stored"] == 10
+    pages = sorted(plain_site.seen("ceshi"), key=lambda s: s.started)
+    for earlier, later in zip(pages, pages[1:], strict=False):
+        assert later.started >= earlier.ended, "two page requests overlapped"
+        assert later.started - earlier.started >= 0.2

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from imagescraper.errors import InputError
+from imagescraper.lofter.addresses import BlogTarget, BlogUrls, PostTarget, decode_permalink, original_image_url
+
+REAL = BlogUrls("https://{blog}.lofter.com")
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("yurisa123", BlogTarget("yurisa123")),
+        ("Yurisa123", BlogTarget("yurisa123")),
+        ("yurisa123.lofter.com", BlogTarget("yurisa123")),
+        ("http://yurisa123.lofter.com", BlogTarget("yurisa123")),
+        ("https://yurisa123.lofter.com/", BlogTarget("yurisa123")),
+        ("https://yurisa123.lofter.com/?page=3", BlogTarget("yurisa123")),
+        ("https://yurisa123.lofter.com/view", BlogTarget("yurisa123")),
+        ("www.lofter.com/front/blog/home-page/yurisa123", BlogTarget("yurisa123")),
+        ("https://www.lofter.com/front/blog/home-page/yurisa123", BlogTarget("yurisa123")),
+        ("https://yurisa123.lofter.com/post/1cf5f941_12bd7e63c", PostTarget("yurisa123", 0x1CF5F941, 0x12BD7E63C)),
+        (
+            "http://yurisa123.lofter.com/post/1cf5f941_12bd7e63c?from=share",
+            PostTarget("yurisa123", 0x1CF5F941, 0x12BD7E63C),
+        ),
+    ],
+)
+def test_accepted_targets(text, target):
+    assert REAL.parse_target(text) == target
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "yurisa 123",
+        "https://example.com/",
+        "ftp://yurisa123.lofter.com/",
+        "https://yurisa123.lofter.com/tag/x",
+        "www.lofter.com/blog/305419896",
+        "https://www.lofter.com/",
+        "../../etc",
+        "yurisa123.lofter.com.evil.com",
+    ],
+)
+def test_refused_targets(text):
+    with pytest.raises(InputError, match="domain=|no blog given"):
+        REAL.parse_target(text)
+
+
+def test_the_template_decides_the_hosts():
+    fake = BlogUrls("http://{blog}.lofter.test:8080")
+    assert fake.parse_target("http://ceshi.lofter.test:8080/post/12345678_1a0000001") == PostTarget(
+        "ceshi", 0x12345678, 0x1A0000001
+    )
+    assert fake.home("ceshi") == "http://ceshi.lofter.test:8080/"
+    assert fake.page("ceshi", 2) == "http://ceshi.lofter.test:8080/?page=2"
+    with pytest.raises(InputError):
+        fake.parse_target("https://ceshi.lofter.com/")
+    with pytest.raises(InputError, match="must contain"):
+        BlogUrls("https://lofter.com")
+
+
+def test_decode_permalink_with_real_ids():
+    assert decode_permalink("1e82da8c_1c98dae1b") == (511892108, 7676472859)
+    assert decode_permalink("1faf7c47_34d42a638") == (531594311, 14181115448)
+    assert PostTarget("x", 512451132, 5050614419).permalink == "1e8b623c_12d0a4293"
+
+
+@pytest.mark.parametrize(
+    ("url", "original"),
+    [
+        (
+            "https://imglf4.lf127.net/img/abc.png?imageView&thumbnail=1680x0&quality=96&stripmeta=0",
+            "https://imglf4.lf127.net/img/abc.png",
+        ),
+        (
+            "https://imglf3.lf127.net/img/0a0b/Z2lm.gif?imageView&thumbnail=500x0&type=jpg",
+            "https://imglf3.lf127.net/img/0a0b/Z2lm.gif",
+        ),
+        ("http://imglf0.nosdn.127.net/img/TGVn.jpg?imageView", "https://imglf0.lf127.net/img/TGVn.jpg"),
+        ("http://imglf1.nosdn0.126.net/img/TGVn.jpg", "https://imglf1.lf127.net/img/TGVn.jpg"),
+        ("http://imglf2.ph.126.net/abc==/123.jpg", "https://imglf2.lf127.net/abc==/123.jpg"),
+        ("http://nos.netease.com/imglf6/img/TmV0.gif?x", "https://imglf6.lf127.net/img/TmV0.gif"),
+        ("https://imglf5.lf127.net/img/x.webp#frag", "https://imglf5.lf127.net/img/x.webp"),
+        ("https://imglf4.lf127.net/img/R.jpg?imageView&thumbnail=164y164&enlarge=1", None),
+        ("https://avaimg.lf127.net/img/a.jpg?imageView&thumbnail=64x64", None),
+        ("http://imgsize.ph.126.net/?imgurl=http://img.ph.126.net/a.jpg_16x16x0x90.jpg", None),
+        ("http://l.bst.126.net/rsc/img/bg.png", None),
+        ("https://imglf4.lf127.net/img/readme.txt", None),
+        ("javascript:alert(1)", None),
+        ("data:image/png;base64,AAAA", None),
+    ],
+)
+def test_original_image_url(url, original):
+    assert original_image_url(url) == original
