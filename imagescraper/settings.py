@@ -42,8 +42,10 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 # How many items the spider hands to the pipeline before waiting for some to finish: keeps
-# memory flat however long the URL list is.
-IMAGESCRAPER_ITEMS_IN_FLIGHT = 64
+# memory flat however long the URL list is, and keeps the downloader's queue short, so a run
+# that is stopped (Ctrl-C, CLOSESPIDER_TIMEOUT) only finishes what is already downloading.
+# 0: the same as CONCURRENT_REQUESTS.
+IMAGESCRAPER_ITEMS_IN_FLIGHT = 0
 
 # --- Timeouts and retries -----------------------------------------------------------------------
 # A server that never answers, or drips one byte a second, costs at most 15 s per attempt;

@@ -203,3 +203,21 @@ def test_stored_images_open_in_pillow(run_urlfile, server):
     for relative in result.stored_files():
         with Image.open(result.store / relative) as image:
             image.load()
+
+
+def test_closespider_timeout_stops_the_run_and_says_it_is_incomplete(tmp_path, slow_set):
+    """What a five-minute schedule relies on: a bounded run ends on time and exits 1."""
+    server, url_file, _ = slow_set
+    started = time.monotonic()
+    result = crawl(
+        "urlfile",
+        tmp_path / "store",
+        args={"path": url_file},
+        settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting, "CONCURRENT_REQUESTS": 1, "CLOSESPIDER_TIMEOUT": 2},
+        timeout=60,
+    )
+    assert result.status == 1, result.log
+    assert result.summary["finish_reason"] == "closespider_timeout"
+    assert "NOT FINISHED (closespider_timeout)" in result.log
+    assert 0 < result.summary["stored"] < 60
+    assert time.monotonic() - started < 40

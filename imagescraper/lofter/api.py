@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from parsel import Selector
+
 from imagescraper.lofter.post import LofterPost, originals_in_order, text_excerpt
 
 NOT_FOUND = 4200
@@ -95,6 +97,4 @@ def post_from_api(post: dict) -> LofterPost:
 
 
 def _img_sources(content: str) -> list[str]:
-    from parsel import Selector
-
     return Selector(text=content or "<p></p>").xpath("//img/@src").getall()
