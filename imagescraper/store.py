@@ -46,6 +46,7 @@ class ImageStore:
         self.incoming = self.meta_dir / "incoming"
         self.manifest_path = self.meta_dir / "manifest.jsonl"
         self._lock_fd: int | None = None
+        self._manifest_fd: int | None = None
         self._index: dict[str, StoredImage] = {}
         self._made_dirs: set[Path] = set()
 
@@ -63,8 +64,12 @@ class ImageStore:
             else:
                 leftover.unlink(missing_ok=True)
         self._index = dict(self._read_manifest())
+        self._manifest_fd = os.open(self.manifest_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def close(self) -> None:
+        if self._manifest_fd is not None:
+            os.close(self._manifest_fd)
+            self._manifest_fd = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
@@ -144,13 +149,11 @@ class ImageStore:
 
     def _append(self, data: bytes) -> None:
         # One write() on an O_APPEND descriptor: concurrent appends never interleave within a line.
-        fd = os.open(self.manifest_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            written = os.write(fd, data)
-            if written != len(data):
-                raise OSError(errno.ENOSPC, f"short write to {self.manifest_path}")
-        finally:
-            os.close(fd)
+        if self._manifest_fd is None:
+            raise RuntimeError("the image store is not open")
+        written = os.write(self._manifest_fd, data)
+        if written != len(data):
+            raise OSError(errno.ENOSPC, f"short write to {self.manifest_path}")
 
     def write_meta(self, name: str, text: str) -> None:
         """Atomically replace a small file in the store's meta folder (e.g. last-run.json)."""

@@ -8,6 +8,7 @@ waits until fewer than ``IMAGESCRAPER_ITEMS_IN_FLIGHT`` items are in the pipelin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import scrapy
 from scrapy import signals
@@ -16,6 +17,13 @@ from imagescraper.config import ProjectConfig
 from imagescraper.errors import InputError
 
 _TRUE = {"1", "true", "yes", "on"}
+
+
+def url_fingerprint(url_key: str) -> int:
+    """8 bytes standing for a canonical URL: a million distinct URLs stay a few tens of MB."""
+    return int.from_bytes(hashlib.blake2b(url_key.encode("utf-8"), digest_size=8).digest(), "big")
+
+
 _FALSE = {"0", "false", "no", "off", ""}
 
 

@@ -11,8 +11,6 @@ the pure parsers in ``imagescraper.lofter``. Two sources, chosen with ``-a sourc
 
 from __future__ import annotations
 
-import hashlib
-
 from scrapy import FormRequest, Request
 from w3lib.url import canonicalize_url
 
@@ -22,7 +20,7 @@ from imagescraper.lofter.addresses import BlogUrls, PostTarget
 from imagescraper.lofter.api import NOT_FOUND, LofterApiError, parse_envelope, parse_post_detail, parse_post_list
 from imagescraper.lofter.html import is_login_shell, parse_list_page, parse_post_page
 from imagescraper.lofter.post import LofterPost
-from imagescraper.spiders.base import ImageSpider
+from imagescraper.spiders.base import ImageSpider, url_fingerprint
 
 API_PRODUCT = "lofter-android-7.9.10"
 PAGE_SLOT = "lofter-pages"
@@ -237,7 +235,7 @@ class LofterSpider(ImageSpider):
             return
         fresh = []
         for image in post.images:
-            fingerprint = int.from_bytes(hashlib.blake2b(canonicalize_url(image).encode(), digest_size=8).digest())
+            fingerprint = url_fingerprint(canonicalize_url(image))
             if fingerprint in self._seen_images:
                 self.crawler.stats.inc_value("imagescraper/skipped/duplicate-urls")
             else:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit
 
 from imagescraper.items import ImageItem
-from imagescraper.spiders.base import ImageSpider
+from imagescraper.spiders.base import ImageSpider, url_fingerprint
 from imagescraper.urllist import RejectedLine, open_url_file, read_url_lines
-
-
-def _url_fingerprint(url_key: str) -> int:
-    # 8 bytes instead of the whole URL: a million distinct URLs stay a few tens of MB.
-    return int.from_bytes(hashlib.blake2b(url_key.encode("utf-8"), digest_size=8).digest(), "big")
 
 
 class UrlFileSpider(ImageSpider):
@@ -42,7 +36,7 @@ class UrlFileSpider(ImageSpider):
                     stats.inc_value("imagescraper/rejected_lines")
                     stats.inc_value(f"imagescraper/rejected_lines/{line.reason}")
                     continue
-                fingerprint = _url_fingerprint(line.key)
+                fingerprint = url_fingerprint(line.key)
                 if fingerprint in seen:
                     stats.inc_value("imagescraper/skipped/duplicate-urls")
                     continue
