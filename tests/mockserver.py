@@ -165,16 +165,17 @@ class _Server(ThreadingHTTPServer):
 
 
 class ImageServer:
-    def __init__(self, files: dict[str, tuple[str, bytes]] | None = None, port: int = 0):
+    def __init__(self, files: dict[str, tuple[str, bytes]] | None = None, port: int = 0, host: str = "127.0.0.1"):
         self.files: dict[str, tuple[str, bytes]] = dict(files or {})
         self.requests: list[SeenRequest] = []
         self.stopping = threading.Event()
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", port), _Handler)
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
+        self.host = host
         self.port = self._httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def add_image(self, path: str, body: bytes) -> str:
@@ -187,7 +188,7 @@ class ImageServer:
 
     @property
     def allow_setting(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def record(self, request: SeenRequest):
         with self._lock:
