@@ -69,7 +69,7 @@ def wheelhouse(tmp_path_factory) -> Path:
     return wheels
 
 
-def inventory(tmp: Path, hosts: dict[str, dict], server: ImageServer, wheels: Path) -> Path:
+def inventory(tmp: Path, hosts: dict[str, dict], server: ImageServer, wheels: Path, name="inventory") -> Path:
     data = {
         "imagescraper": {
             "vars": {
@@ -87,7 +87,7 @@ def inventory(tmp: Path, hosts: dict[str, dict], server: ImageServer, wheels: Pa
             "hosts": hosts,
         }
     }
-    path = tmp / "inventory.yml"
+    path = tmp / f"{name}.yml"
     path.write_text(json.dumps(data, indent=1))  # JSON is YAML
     return path
 
@@ -112,7 +112,8 @@ def scrapyd_get(host: TestHost, endpoint: str, password: str | None = PASSWORD) 
     code = (
         "import base64,json,sys,urllib.request as u\n"
         "r=u.Request('http://127.0.0.1:6800/'+sys.argv[1])\n"
-        "if sys.argv[2]: r.add_header('Authorization','Basic '+base64.b64encode(('imagescraper:'+sys.argv[2]).encode()).decode())\n"
+        "t=base64.b64encode(('imagescraper:'+sys.argv[2]).encode()).decode()\n"
+        "if sys.argv[2]: r.add_header('Authorization','Basic '+t)\n"
         "try:\n  f=u.urlopen(r,timeout=10); print(f.status); print(f.read().decode())\n"
         "except u.HTTPError as e: print(e.code); print(e.read().decode())\n"
     )
@@ -222,7 +223,9 @@ def run_job_to_the_end(host: TestHost, job: str) -> tuple[str, str]:
     try:
         wait_for(f"{job_id} to finish", lambda: any(j["id"] == job_id for j in jobs(host)["finished"]), timeout=120)
     except AssertionError as exc:
-        log = host.run(["sh", "-c", f"tail -c 4000 /var/lib/imagescraper/logs/imagescraper/*/{job_id}.log"], check=False)
+        log = host.run(
+            ["sh", "-c", f"tail -c 4000 /var/lib/imagescraper/logs/imagescraper/*/{job_id}.log"], check=False
+        )
         raise AssertionError(f"{exc}\n--- job log\n{log.stdout}{log.stderr}") from None
     return job_id, second.stdout
 
@@ -257,6 +260,8 @@ def one_server(tmp_path_factory, wheelhouse):
                     "img1": {
                         "ansible_connection": "local",
                         "imagescraper_url_files": [{"name": "main", "src": str(url_file)}],
+                        # Scheduled like the others, never run here (there is no LOFTER to reach).
+                        "imagescraper_lofter_blogs": ["demo"],
                     }
                 },
                 server,
@@ -275,7 +280,8 @@ def test_playbook_applies_locally_and_the_job_is_served(one_server):
     again = playbook(on_host, inv, "--skip-tags", "upload")
     assert re.search(r"changed=0\s", again), again[-3000:]
 
-    verify_units(host, ["urls-main"])
+    verify_units(host, ["urls-main", "lofter-demo"])
+    assert json.loads(host.read("/etc/imagescraper/jobs/lofter-demo.json"))["args"] == {"domain": "demo"}
     assert host.run(["id", "-u", "imagescraper"]).stdout.strip() != "0"
     assert host.run(["stat", "-c", "%a %U %G", "/etc/imagescraper/scrapyd.env"]).stdout.split() == [
         "640", "root", "imagescraper"
@@ -323,30 +329,42 @@ def test_nginx_refuses_what_is_not_an_image_of_the_store(one_server):
     host.run(["ln", "-s", "/etc", f"{store}/etcdir"])
     host.run(["sh", "-c", f"echo '<script>alert(1)</script>' > {store}/page.html && echo x > {store}/.hidden.jpg"])
 
-    relative = image[len("/srv/imagescraper/images") :]
-    status, headers, body = fetch(host.address, relative)
-    assert status == 200 and body[:2] == b"\xff\xd8"
-    assert headers["x-content-type-options"] == "nosniff"
-    csp = headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "script" not in csp.replace("default-src", "")
-    for path in ("/urls-main/leak.jpg", "/urls-main/alias.jpg", "/urls-main/etcdir/passwd"):
-        assert fetch(host.address, path)[0] in (403, 404), path
-    for path in (
-        "/urls-main/.imagescraper/manifest.jsonl",
-        "/urls-main/.imagescraper/lock",
-        "/urls-main/.imagescraper/last-run.json",
-        "/urls-main/.imagescraper/",
-        "/urls-main/.hidden.jpg",
-        "/urls-main/page.html",
-    ):
-        assert fetch(host.address, path)[0] == 404, path
-    for path in ("/../etc/passwd", "/urls-main/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd"):
-        status, _, body = fetch(host.address, path)
-        assert status in (400, 404) and b"root:" not in body, path
-    assert fetch(host.address, "/urls-main/", method="POST")[0] == 405
-    status, headers, listing = fetch(host.address, "/urls-main/")
-    assert status == 200 and b".imagescraper" not in listing and b".hidden" not in listing
-    assert headers["x-content-type-options"] == "nosniff" and "default-src 'none'" in headers["content-security-policy"]
+    try:
+        relative = image[len("/srv/imagescraper/images") :]
+        status, headers, body = fetch(host.address, relative)
+        assert status == 200 and body[:2] == b"\xff\xd8"
+        assert headers["x-content-type-options"] == "nosniff"
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script" not in csp.replace("default-src", "")
+        for path in ("/urls-main/leak.jpg", "/urls-main/alias.jpg", "/urls-main/etcdir/passwd"):
+            assert fetch(host.address, path)[0] in (403, 404), path
+        for path in (
+            "/urls-main/.imagescraper/manifest.jsonl",
+            "/urls-main/.imagescraper/lock",
+            "/urls-main/.imagescraper/last-run.json",
+            "/urls-main/.imagescraper/",
+            "/urls-main/.hidden.jpg",
+            "/urls-main/page.html",
+        ):
+            assert fetch(host.address, path)[0] == 404, path
+        for path in (
+            "/../etc/passwd",
+            "/urls-main/../../etc/passwd",
+            "/%2e%2e/%2e%2e/etc/passwd",
+            "/..%2f..%2fetc/passwd",
+        ):
+            status, _, body = fetch(host.address, path)
+            assert status in (400, 404) and b"root:" not in body, path
+        assert fetch(host.address, "/urls-main/", method="POST")[0] == 405
+        status, headers, listing = fetch(host.address, "/urls-main/")
+        assert status == 200 and b".imagescraper" not in listing and b".hidden" not in listing
+        assert (
+            headers["x-content-type-options"] == "nosniff"
+            and "default-src 'none'" in headers["content-security-policy"]
+        )
+    finally:
+        planted = ["leak.jpg", "alias.jpg", "etcdir", "page.html", ".hidden.jpg"]
+        host.run(["rm", "-f", *(f"{store}/{name}" for name in planted)])
 
 
 def test_scrapyd_is_closed_without_credentials_and_to_other_hosts(one_server):
@@ -367,7 +385,7 @@ def test_schedule_command_fails_loudly(one_server):
     wrong = host.run([*HELPER, "schedule", "urls-main"], check=False, env={**env, "SCRAPYD_PASSWORD": "nope"})
     assert wrong.returncode == 1 and "refused the credentials" in wrong.stderr
     unknown = host.run([*HELPER, "schedule", "urls-other"], check=False, env={**env, "SCRAPYD_PASSWORD": PASSWORD})
-    assert unknown.returncode == 2 and "jobs defined here: urls-main" in unknown.stderr
+    assert unknown.returncode == 2 and "jobs defined here: lofter-demo, urls-main" in unknown.stderr
     down = host.run([*HELPER, "--url", "http://127.0.0.1:6899/", "status"], check=False, env=env)
     assert down.returncode == 1 and "cannot reach scrapyd" in down.stderr
 
@@ -382,6 +400,19 @@ def test_upload_again_then_roll_back(one_server):
     out = playbook(host.command([]), inv, "--tags", "rollback")
     assert f"new jobs now run version {before[-1]}" in out
     assert scrapyd_get(host, "listversions.json?project=imagescraper")[1]["versions"] == before
+
+
+def test_a_job_removed_from_the_inventory_leaves_the_server(one_server, wheelhouse):
+    host, inv, bodies, server, tmp = one_server
+    data = json.loads(inv.read_text())
+    data["imagescraper"]["hosts"]["img1"]["imagescraper_lofter_blogs"] = []
+    smaller = tmp / "smaller.yml"
+    smaller.write_text(json.dumps(data))
+    playbook(host.command([]), smaller, "--skip-tags", "upload")
+    assert host.run(["ls", "/etc/imagescraper/jobs"]).stdout.split() == ["urls-main.json"]
+    assert schedule(host, "lofter-demo").returncode == 2
+    # The images of the remaining job are untouched.
+    assert len(served_images(host.address)) == len(bodies)
 
 
 # --- a fleet of two, over SSH, with one command ------------------------------------------------

@@ -1,4 +1,4 @@
-"""The code style the project agreed on (pyproject.toml [tool.ruff]) holds for every file."""
+"""The code style the project agreed on (pyproject.toml [tool.ruff]) holds for every Python file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.crawling import REPO
 
 def test_ruff_finds_nothing():
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "imagescraper", "tests"],
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "imagescraper", "tests", "deploy", "setup.py"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -116,6 +116,7 @@ class Unit:
 
 class TestHost:
     __test__ = False
+
     def __init__(self, network: Network, name: str, address: str, workdir: Path):
         self.network = network
         self.name = name

@@ -79,12 +79,16 @@ def job_id(name: str, now: float) -> str:
 
 def active_run(listing: dict, name: str) -> tuple[str, dict] | None:
     """The pending or running job of listjobs.json that belongs to job NAME, if any."""
-    prefix = f"{name}-"
     for state in ("running", "pending"):
         for entry in listing.get(state) or []:
-            if str(entry.get("id", "")).startswith(prefix):
+            if is_run_of(entry, name):
                 return state, entry
     return None
+
+
+def is_run_of(entry: dict, name: str) -> bool:
+    # The whole id, not a prefix: names contain "-", so "lofter-a-2026..." is no run of "lofter".
+    return bool(re.fullmatch(rf"{re.escape(name)}-\d{{8}}T\d{{6}}Z", str(entry.get("id", ""))))
 
 
 class Scrapyd:
@@ -174,7 +178,7 @@ def status(scrapyd: Scrapyd, jobs_dir: Path) -> list[str]:
         job = load_job(jobs_dir, path.stem)
         run = active_run(listing, job.name)
         lines.append(f"job {job.name} ({job.spider}): {run[0] + ' as ' + run[1]['id'] if run else 'idle'}")
-        finished = [e for e in listing.get("finished", []) if str(e.get("id", "")).startswith(f"{job.name}-")]
+        finished = [e for e in listing.get("finished", []) if is_run_of(e, job.name)]
         if finished:
             last = finished[-1]
             lines.append(f"  last finished: {last['id']} at {last.get('end_time')}, log {last.get('log_url')}")
@@ -224,7 +228,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="imagescraper-scrapyd", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("SCRAPYD_URL", DEFAULT_URL))
     parser.add_argument("--project", default=DEFAULT_PROJECT)
-    parser.add_argument("--jobs-dir", type=Path, default=Path(os.environ.get("IMAGESCRAPER_JOBS_DIR", DEFAULT_JOBS_DIR)))
+    parser.add_argument("--jobs-dir", type=Path, default=Path(DEFAULT_JOBS_DIR))
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("schedule", help="schedule job NAME unless it is pending or running")
     one.add_argument("name")
