@@ -1,0 +1,366 @@
+"""imagescraper against aria2c, wget and curl on the same URL list, with wrk as the server's limit.
+
+Run through `./dev bench` (README "Benchmark"). It measures and prints; it never passes or fails on
+a time. Every tool gets a fresh output folder each run, and each run is checked: every image of the
+list must be on disk with the right SHA-256, or the row says how many are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import corpus
+
+REPO = Path(__file__).resolve().parent.parent
+SCRAPY = str(Path(sys.executable).with_name("scrapy"))
+CONCURRENCY = 16
+ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+
+
+@dataclass
+class Measure:
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    stored_ok: int
+    expected: int
+    requests: int = 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nginx:
+    """nginx serving the corpus on two loopback ports: as is, and with every response delayed."""
+
+    def __init__(self, root: Path, work: Path, delay_ms: int = 50):
+        self.root, self.work, self.delay_ms = root, work, delay_ms
+        self.ports = {0: free_port(), delay_ms: free_port()}
+        self.access_log = work / "access.log"
+
+    def __enter__(self) -> Nginx:
+        self.work.mkdir(parents=True, exist_ok=True)
+        conf = self.work / "nginx.conf"
+        conf.write_text(f"""
+load_module {ECHO_MODULE};
+worker_processes 1;
+pid {self.work}/nginx.pid;
+error_log {self.work}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log {self.access_log} combined buffer=256k flush=1s;
+    sendfile on; tcp_nopush on; keepalive_requests 1000000;
+    types {{ image/jpeg jpg; image/png png; image/gif gif; }}
+    server {{ listen 127.0.0.1:{self.ports[0]}; root {self.root}; }}
+    server {{
+        listen 127.0.0.1:{self.ports[self.delay_ms]}; root {self.root};
+        location / {{ echo_sleep {self.delay_ms / 1000}; echo_exec @file; }}
+        location @file {{ }}
+    }}
+}}
+""")
+        subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(self.work)], check=True)
+        subprocess.run(["nginx", "-c", str(conf), "-p", str(self.work)], check=True)
+        return self
+
+    def base(self, latency: int) -> str:
+        return f"http://127.0.0.1:{self.ports[latency]}"
+
+    def requests_so_far(self) -> int:
+        time.sleep(1.2)  # the access log buffer flushes every second
+        try:
+            with open(self.access_log, "rb") as log:
+                return sum(1 for _ in log)
+        except FileNotFoundError:
+            return 0
+
+    def __exit__(self, *exc):
+        pid = (self.work / "nginx.pid").read_text().strip()
+        subprocess.run(["kill", pid], check=False)
+
+
+def run_measured(argv: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS in MB of one command, measured by GNU
+    time so that the fork of this Python process does not count in the tool's peak RSS."""
+    stats = cwd.parent / f"{cwd.name}.time"
+    with open(cwd / "output.log", "wb") as out:
+        code = subprocess.run(
+            ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(stats), *argv],
+            cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False,
+        ).returncode  # fmt: skip
+    wall, user, system, rss_kb = stats.read_text().split()[-4:]
+    return float(wall), float(user) + float(system), int(rss_kb) / 1024, code
+
+
+def stored_hashes(folder: Path) -> Counter:
+    found: Counter = Counter()
+    for path in folder.rglob("*"):
+        if path.is_file() and ".imagescraper" not in path.parts and path.name != "output.log":
+            found[hashlib.sha256(path.read_bytes()).hexdigest()] += 1
+    return found
+
+
+def commands(tool: str, urls: Path, out: Path, nginx_hostport: str) -> tuple[list[str], dict | None]:
+    if tool == "imagescraper":
+        settings = {
+            "IMAGES_STORE": str(out),
+            "CONCURRENT_REQUESTS": CONCURRENCY,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
+            "IMAGESCRAPER_ALLOW_HOSTS": nginx_hostport,
+            "LOG_LEVEL": "WARNING",
+        }
+        argv = [SCRAPY, "crawl", "urlfile", "-a", f"path={urls}"]
+        for key, value in settings.items():
+            argv += ["-s", f"{key}={value}"]
+        return argv, {**os.environ, "SCRAPY_SETTINGS_MODULE": "imagescraper.settings"}
+    if tool == "aria2c":
+        return [
+            "aria2c", f"-j{CONCURRENCY}", "-x1", "-i", str(urls), "-d", str(out), "--quiet=true",
+            "--auto-file-renaming=false", "--allow-overwrite=true", "--file-allocation=none",
+            "--max-connection-per-server=1", "--check-certificate=false",
+        ], None  # fmt: skip
+    if tool == "wget":
+        return ["wget", "-q", "-x", "-nH", "-i", str(urls), "-P", str(out)], None
+    if tool == "curl":
+        config = out.parent / f"{out.name}.curl"
+        lines = []
+        for url in urls.read_text().split():
+            lines += [f'url = "{url}"', f'output = "{out}/{url.split("/", 3)[3]}"']
+        config.write_text("\n".join(lines) + "\n")
+        return [
+            "curl",
+            "-s",
+            "--parallel",
+            "--parallel-max",
+            str(CONCURRENCY),
+            "--create-dirs",
+            "-K",
+            str(config),
+        ], None
+    raise ValueError(tool)
+
+
+def run_tool(tool: str, urls: Path, expected: Counter, nginx: Nginx, latency: int, work: Path) -> Measure:
+    out = work / f"out-{tool}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    hostport = nginx.base(latency).removeprefix("http://")
+    argv, env = commands(tool, urls, out, hostport)
+    before = nginx.requests_so_far()
+    wall, cpu, rss, code = run_measured(argv, out, env)
+    requests = nginx.requests_so_far() - before
+    found = stored_hashes(out)
+    ok = sum(min(found[h], n) for h, n in expected.items())
+    if code not in (0,) and ok != sum(expected.values()):
+        print(f"  {tool} exited {code}; see {out / 'output.log'}", file=sys.stderr)
+    return Measure(wall, cpu, rss, ok, sum(expected.values()), requests)
+
+
+def wrk_limit(nginx: Nginx, latency: int, names: list[str], work: Path, seconds: int = 8) -> float:
+    """Requests per second nginx serves over 16 connections, cycling through the same paths."""
+    script = work / "paths.lua"
+    paths = ",".join(f'"/{n}"' for n in names)
+    script.write_text(
+        f"local paths = {{{paths}}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n"
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", str(script), nginx.base(latency)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError(out)
+
+
+def table(rows: list[tuple], headers: tuple) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    line = lambda r: "| " + " | ".join(str(x).rjust(w) for x, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def speed_section(files, nginx, latencies, tools, runs, work) -> str:
+    names = [f["name"] for f in files]
+    expected = Counter(f["sha256"] for f in files)
+    megabytes = sum(f["size"] for f in files) / 1e6
+    out = []
+    for latency in latencies:
+        urls = work / f"urls-{latency}ms.txt"
+        urls.write_text("".join(f"{nginx.base(latency)}/{n}\n" for n in names))
+        results: dict[str, list[Measure]] = {}
+        for run in range(runs):
+            for tool in tools:
+                measure = run_tool(tool, urls, expected, nginx, latency, work)
+                results.setdefault(tool, []).append(measure)
+                print(f"  {latency} ms run {run + 1}: {tool:12s} {measure.wall:7.2f} s, "
+                      f"{measure.stored_ok}/{measure.expected} stored", file=sys.stderr, flush=True)  # fmt: skip
+        limit = statistics.median(wrk_limit(nginx, latency, names, work) for _ in range(runs))
+        aria = statistics.median(m.wall for m in results["aria2c"]) if "aria2c" in results else None
+        rows = []
+        for tool, measures in results.items():
+            wall = statistics.median(m.wall for m in measures)
+            rate = len(names) / wall
+            rows.append((
+                tool, f"{wall:.2f}", f"{rate:.0f}", f"{megabytes / wall:.1f}",
+                f"{statistics.median(m.cpu for m in measures) / len(names) * 1000:.2f}",
+                f"{statistics.median(m.peak_rss_mb for m in measures):.0f}",
+                f"{aria / wall:.2f}x" if aria else "-",
+                f"{min(m.stored_ok for m in measures)}/{len(names)}",
+            ))  # fmt: skip
+        rows.append(("wrk (server limit)", "-", f"{limit:.0f}", "-", "-", "-",
+                     f"{limit * aria / len(names):.2f}x" if aria else "-", "-"))  # fmt: skip
+        out.append(f"\n### {len(names)} images ({megabytes:.0f} MB), {latency} ms per response, "
+                   f"concurrency {CONCURRENCY}, median of {runs} runs\n")  # fmt: skip
+        out.append(table(rows, ("tool", "wall s", "images/s", "MB/s", "CPU s/1000 img", "peak RSS MB",
+                                "vs aria2c", "stored (worst run)")))  # fmt: skip
+    return "\n".join(out)
+
+
+def memory_section(files, nginx, line_counts, work) -> str:
+    """Peak RSS of imagescraper over long lists that point at the corpus again and again: the list
+    length grows, the number of distinct images does not."""
+    names = [f["name"] for f in files]
+    rows = []
+    for count in line_counts:
+        urls = work / f"urls-{count}-lines.txt"
+        with open(urls, "w") as handle:
+            for i in range(count):
+                handle.write(f"{nginx.base(0)}/{names[i % len(names)]}\n")
+        out = work / "out-memory"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        argv, env = commands("imagescraper", urls, out, nginx.base(0).removeprefix("http://"))
+        wall, cpu, rss, code = run_measured(argv, out, env)
+        stored = sum(1 for p in out.rglob("*") if p.is_file() and ".imagescraper" not in p.parts) - 1
+        rows.append((f"{count:,}", f"{min(count, len(names)):,}", f"{wall:.1f}", f"{cpu:.1f}", f"{rss:.0f}",
+                     str(stored), str(code)))  # fmt: skip
+        print(f"  memory {count} lines: {rss:.0f} MB, {wall:.1f} s", file=sys.stderr, flush=True)
+    return "\n### imagescraper's memory against the list's length (0 ms)\n\n" + table(
+        rows, ("lines", "distinct images", "wall s", "CPU s", "peak RSS MB", "stored", "exit")
+    )
+
+
+def rerun_section(nginx, work, count: int = 10_000) -> str:
+    """A second run over COUNT stored URLs: it should read the manifest, not the network."""
+    small = work / "small"
+    files = []
+    for i in range(count):
+        name = f"small/{i // 1000:02d}/s-{i:05d}.gif"
+        path = work / "corpus-small" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_tiny_gif(i))
+        files.append(name)
+    root_link = nginx.root / "small"
+    if not root_link.exists():
+        root_link.symlink_to(work / "corpus-small" / "small")
+    urls = work / "urls-rerun.txt"
+    urls.write_text("".join(f"{nginx.base(0)}/{n}\n" for n in files))
+    shutil.rmtree(small, ignore_errors=True)
+    small.mkdir()
+    argv, env = commands("imagescraper", urls, small, nginx.base(0).removeprefix("http://"))
+    first = run_measured(argv, small, env)
+    before = nginx.requests_so_far()
+    second = run_measured(argv, small, env)
+    requests = nginx.requests_so_far() - before
+    rows = [("first run", f"{first[0]:.1f}", f"{first[1]:.1f}", f"{first[2]:.0f}", "-"),
+            ("second run", f"{second[0]:.2f}", f"{second[1]:.2f}", f"{second[2]:.0f}", str(requests))]  # fmt: skip
+    return f"\n### A second run over {count:,} stored URLs\n\n" + table(
+        rows, ("run", "wall s", "CPU s", "peak RSS MB", "image requests")
+    )
+
+
+def _tiny_gif(i: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.frombytes("L", (4, 4), i.to_bytes(4, "big") * 4).save(out, "GIF")  # each one different
+    return out.getvalue()
+
+
+def lofter_section(runs: int) -> str:
+    """The lofter spider over the fake LOFTER (tests/fakelofter), page pause off: posts per second
+    and CPU per post of the spider itself."""
+    sys.path.insert(0, str(REPO))
+    from tests.fakelofter import FakeLofter
+
+    rows = []
+    for source in ("html", "api"):
+        measures = []
+        for _ in range(runs):
+            with FakeLofter() as site, tempfile.TemporaryDirectory() as tmp:
+                settings = {**site.settings(), "IMAGES_STORE": tmp, "LOG_LEVEL": "WARNING",
+                            "DOWNLOAD_SLOTS": "{}", "DOWNLOAD_DELAY": "0"}  # fmt: skip
+                argv = [SCRAPY, "crawl", "lofter", "-a", "domain=ceshi", "-a", f"source={source}"]
+                for key, value in settings.items():
+                    argv += ["-s", f"{key}={value}"]
+                wall, cpu, rss, code = run_measured(argv, Path(tmp), {**os.environ, "PYTHONPATH": str(REPO)})
+                posts = len({s.path for s in site.seen() if "/post/" in s.path})
+                measures.append((wall, cpu, rss, posts, code))
+        wall = statistics.median(m[0] for m in measures)
+        cpu = statistics.median(m[1] for m in measures)
+        posts = measures[0][3] or 1
+        rows.append((source, str(posts), f"{wall:.2f}", f"{posts / wall:.1f}", f"{cpu / posts * 1000:.0f}",
+                     f"{statistics.median(m[2] for m in measures):.0f}"))  # fmt: skip
+    return "\n### The lofter spider over the fake LOFTER (blog ceshi, page pause off)\n\n" + table(
+        rows, ("source", "posts", "wall s", "posts/s", "CPU ms/post", "peak RSS MB")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="images in the corpus (default 2000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool; the median is reported")
+    parser.add_argument("--latency", default="0,50", help="milliseconds per response, comma-separated")
+    parser.add_argument("--tools", default="imagescraper,aria2c,wget,curl")
+    parser.add_argument("--memory-lines", default="2000,100000,1000000", help="list lengths for the memory table")
+    parser.add_argument("--skip", default="", help="comma-separated: speed,memory,rerun,lofter")
+    parser.add_argument("--work", default=str(REPO / "bench" / ".work"))
+    options = parser.parse_args(argv)
+    work = Path(options.work)
+    work.mkdir(parents=True, exist_ok=True)
+    skip = set(filter(None, options.skip.split(",")))
+    print(f"bench: building the corpus of {options.n} images in {work / 'corpus'}", file=sys.stderr, flush=True)
+    files = corpus.build(work / "corpus", options.n)
+    report = [
+        f"## Benchmark, {time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    ]
+    with Nginx(work / "corpus", work / "nginx") as nginx:
+        if "speed" not in skip:
+            latencies = [int(x) for x in options.latency.split(",")]
+            report.append(speed_section(files, nginx, latencies, options.tools.split(","), options.runs, work))
+        if "memory" not in skip:
+            report.append(memory_section(files, nginx, [int(x) for x in options.memory_lines.split(",")], work))
+        if "rerun" not in skip:
+            report.append(rerun_section(nginx, work))
+    if "lofter" not in skip:
+        report.append(lofter_section(options.runs))
+    text = "\n".join(report) + "\n"
+    (work / "report.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
