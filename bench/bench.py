@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import platform
 import shutil
@@ -21,6 +22,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from bench import corpus
 
@@ -167,7 +170,7 @@ def run_tool(tool: str, urls: Path, expected: Counter, nginx: Nginx, latency: in
     requests = nginx.requests_so_far() - before
     found = stored_hashes(out)
     ok = sum(min(found[h], n) for h, n in expected.items())
-    if code not in (0,) and ok != sum(expected.values()):
+    if code != 0 and ok != sum(expected.values()):
         print(f"  {tool} exited {code}; see {out / 'output.log'}", file=sys.stderr)
     return Measure(wall, cpu, rss, ok, sum(expected.values()), requests)
 
@@ -248,7 +251,7 @@ def memory_section(files, nginx, line_counts, work) -> str:
         out.mkdir(parents=True)
         argv, env = commands("imagescraper", urls, out, nginx.base(0).removeprefix("http://"))
         wall, cpu, rss, code = run_measured(argv, out, env)
-        stored = sum(1 for p in out.rglob("*") if p.is_file() and ".imagescraper" not in p.parts) - 1
+        stored = sum(stored_hashes(out).values())
         rows.append((f"{count:,}", f"{min(count, len(names)):,}", f"{wall:.1f}", f"{cpu:.1f}", f"{rss:.0f}",
                      str(stored), str(code)))  # fmt: skip
         print(f"  memory {count} lines: {rss:.0f} MB, {wall:.1f} s", file=sys.stderr, flush=True)
@@ -288,10 +291,6 @@ def rerun_section(nginx, work, count: int = 10_000) -> str:
 
 
 def _tiny_gif(i: int) -> bytes:
-    import io
-
-    from PIL import Image
-
     out = io.BytesIO()
     Image.frombytes("L", (4, 4), i.to_bytes(4, "big") * 4).save(out, "GIF")  # each one different
     return out.getvalue()

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ def wheelhouse(tmp_path_factory) -> Path:
     return wheels
 
 
-def inventory(tmp: Path, hosts: dict[str, dict], server: ImageServer, wheels: Path, name="inventory") -> Path:
+def inventory(tmp: Path, hosts: dict[str, dict], server: ImageServer, wheels: Path) -> Path:
     data = {
         "imagescraper": {
             "vars": {
@@ -87,12 +88,12 @@ def inventory(tmp: Path, hosts: dict[str, dict], server: ImageServer, wheels: Pa
             "hosts": hosts,
         }
     }
-    path = tmp / f"{name}.yml"
+    path = tmp / "inventory.yml"
     path.write_text(json.dumps(data, indent=1))  # JSON is YAML
     return path
 
 
-def playbook(argv_prefix: list[str], inventory_path: Path, *extra: str, runner=None) -> str:
+def playbook(argv_prefix: list[str], inventory_path: Path, *extra: str) -> str:
     argv = [*argv_prefix, ANSIBLE_PLAYBOOK, "-i", str(inventory_path), str(REPO / "deploy" / "site.yml"), *extra]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "deploy" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     env.pop("SCRAPYD_PASSWORD", None)
@@ -420,11 +421,12 @@ def test_a_job_removed_from_the_inventory_leaves_the_server(one_server, wheelhou
 
 def start_sshd(host: TestHost, public_key: str, logs: Path):
     host.run(["sh", "-c", "mkdir -p -m 700 /root/.ssh /run/sshd && cat > /root/.ssh/authorized_keys"], input=public_key)
-    subprocess.Popen(
-        host.command(["/usr/sbin/sshd", "-D", "-e", "-o", f"ListenAddress={host.address}",
-                      "-o", "PermitRootLogin=prohibit-password", "-o", "PasswordAuthentication=no"]),
-        stdout=open(logs / f"{host.name}-sshd.log", "ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with open(logs / f"{host.name}-sshd.log", "ab") as log:
+        subprocess.Popen(
+            host.command(["/usr/sbin/sshd", "-D", "-e", "-o", f"ListenAddress={host.address}",
+                          "-o", "PermitRootLogin=prohibit-password", "-o", "PasswordAuthentication=no"]),
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
 def test_fleet_of_two_with_one_command(tmp_path, wheelhouse):
@@ -480,8 +482,6 @@ def first_running(host: TestHost) -> str:
 
 
 def _port_open(address: str, port: int) -> bool:
-    import socket
-
     try:
         socket.create_connection((address, port), timeout=1).close()
         return True
