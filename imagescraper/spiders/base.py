@@ -92,12 +92,23 @@ class ImageSpider(scrapy.Spider):
         self._close_when_idle()
 
     async def handing_over(self, item):
-        """Return *item* once the pipeline has room for it (use as ``yield await ...``)."""
-        while self._in_flight >= self.config.items_in_flight:
+        """Return *item* once the pipeline has room for it, or None once the run is closing.
+
+        Scrapy 2.19 goes on reading ``start()`` while a spider closes without the engine
+        stopping (CLOSESPIDER_TIMEOUT, CloseSpider), and the close waits for every item so
+        read: the whole list would be fetched after the deadline. A ``start()`` stops at None.
+        """
+        while self._in_flight >= self.config.items_in_flight and not self._closing():
             self._room.clear()
             await self._room.wait()
+        if self._closing():
+            return None
         self._in_flight += 1
         return item
+
+    def _closing(self) -> bool:
+        slot = getattr(self.crawler.engine, "_slot", None)  # the engine's own; no public flag says it
+        return slot is None or slot.closing is not None
 
     async def all_handed_over(self):
         """Wait until every item given out has left the pipeline.

@@ -41,8 +41,11 @@ class UrlFileSpider(ImageSpider):
                     stats.inc_value("imagescraper/skipped/duplicate-urls")
                     continue
                 seen.add(fingerprint)
-                stats.inc_value("imagescraper/queued")
                 title = self.title or urlsplit(line.url).netloc
-                yield await self.handing_over(ImageItem(image_urls=[line.url], post_title=title))
+                item = await self.handing_over(ImageItem(image_urls=[line.url], post_title=title))
+                if item is None:
+                    return  # the run is closing: the rest of the list is "not finished"
+                stats.inc_value("imagescraper/queued")
+                yield item
         stats.set_value("imagescraper/input_complete", True)
         await self.all_handed_over()
