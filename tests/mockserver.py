@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -49,6 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         owner = self.server.owner
         owner.record(SeenRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic()))
+        with owner.answering():
+            self._answer()
+
+    def _answer(self):
         parts = urlsplit(self.path)
         segments = parts.path.lstrip("/").split("/")
         route = getattr(self, f"_route_{segments[0].replace('-', '_')}", None)
@@ -171,6 +176,9 @@ class ImageServer:
         self.stopping = threading.Event()
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        # Requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
         self.host = host
@@ -193,6 +201,17 @@ class ImageServer:
     def record(self, request: SeenRequest):
         with self._lock:
             self.requests.append(request)
+
+    @contextmanager
+    def answering(self):
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def count(self, key: str) -> int:
         with self._lock:
