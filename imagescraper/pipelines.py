@@ -125,14 +125,19 @@ class OriginalImagesPipeline(ImagesPipeline):
             if 300 <= response.status < 400 and location:
                 detail += f", a redirect to {location.decode('latin-1')} that is not followed"
             raise ImageFailed(url, f"http-{response.status}", detail)
-        body = response.body
+        key = canonicalize_url(url)
         try:
-            facts = await asyncio.to_thread(
-                inspect_image, body, max_pixels=self.max_pixels, min_width=self.min_width, min_height=self.min_height
-            )
+            # One trip to a worker thread per image: decoding, hashing and writing all take
+            # CPU or disk time that the event loop needs for the other downloads.
+            image = await asyncio.to_thread(self._validate_and_store, url, key, response.body, item)
         except RejectedImage as rejected:
             raise ImageFailed(url, rejected.reason, rejected.detail) from None
-        key = canonicalize_url(url)
+        self.image_store.remember(key, image)
+        self.stats.inc_value("imagescraper/stored")
+        return {"url": url, "path": image.path, "checksum": image.sha256, "status": "downloaded"}
+
+    def _validate_and_store(self, url: str, key: str, body: bytes, item: ImageItem) -> StoredImage:
+        facts = inspect_image(body, max_pixels=self.max_pixels, min_width=self.min_width, min_height=self.min_height)
         image = StoredImage(self._relpath(key, item, facts.extension), len(body), hashlib.sha256(body).hexdigest())
         record = {
             "path": image.path,
@@ -146,10 +151,8 @@ class OriginalImagesPipeline(ImagesPipeline):
             **item.extra,
             "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        await asyncio.to_thread(self.image_store.add, url, image, body, record)
-        self.image_store.remember(key, image)
-        self.stats.inc_value("imagescraper/stored")
-        return {"url": url, "path": image.path, "checksum": image.sha256, "status": "downloaded"}
+        self.image_store.add(url, image, body, record)
+        return image
 
     def media_failed(self, failure, request: Request, info):
         raise classify(request.url, failure.value)

@@ -47,7 +47,8 @@ DOWNLOADER = "imagescraper.downloader.SlotLimitedDownloader"
 # How many items the spider hands to the pipeline before waiting for some to finish: keeps
 # memory flat however long the URL list is, and keeps the downloader's queue short, so a run
 # that is stopped (Ctrl-C, CLOSESPIDER_TIMEOUT) only finishes what is already downloading.
-# 0: the same as CONCURRENT_REQUESTS.
+# 0: twice CONCURRENT_REQUESTS, so that while some images are being checked and written the
+# next ones are already downloading.
 IMAGESCRAPER_ITEMS_IN_FLIGHT = 0
 
 # --- Timeouts and retries -----------------------------------------------------------------------
