@@ -91,7 +91,12 @@ REMOTE_CONTROL_ENABLED = False
 # --- What the user sees -------------------------------------------------------------------------
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
-EXTENSIONS = {"imagescraper.report.RunReport": 500}
+EXTENSIONS = {
+    "imagescraper.report.RunReport": 500,
+    # Not even loaded: a setting passed with -s could otherwise switch them back on.
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+}
 # Live progress line on a terminal, every this many seconds...
 IMAGESCRAPER_PROGRESS_INTERVAL = 1.0
 # ...and without a terminal (cron, scrapyd) a progress log line this often; 0 turns it off.

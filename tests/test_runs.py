@@ -226,3 +226,40 @@ def test_closespider_timeout_stops_the_run_and_says_it_is_incomplete(tmp_path, s
     assert "ERROR" not in result.log and "AlreadyCalledError" not in result.log
     assert time.monotonic() - started < 15
 
+
+def _listening_ports(pid: int) -> set[int]:
+    """TCP ports the process listens on: its socket inodes matched against /proc/net/tcp{,6}."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_a_run_opens_no_control_port_even_when_asked_to(tmp_path, slow_set):
+    server, url_file, _ = slow_set
+    store = tmp_path / "store"
+    settings = {
+        "IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting,
+        "CONCURRENT_REQUESTS": 1,
+        "TELNETCONSOLE_ENABLED": "True",
+        "REMOTE_CONTROL_ENABLED": "True",
+    }
+    run = start_crawl("urlfile", store, args={"path": url_file}, settings=settings)
+    try:
+        _wait_for(lambda: _manifest_lines(store) >= 1, 60, "the run to store an image")
+        assert _listening_ports(run.pid) == set()
+    finally:
+        run.send_signal(signal.SIGINT)
+        log, _ = run.communicate(timeout=60)
+    assert "Telnet console listening" not in log and "Traceback" not in log

@@ -15,6 +15,9 @@ def test_safe_defaults(monkeypatch):
     settings = get_project_settings()
     assert settings.getbool("TELNETCONSOLE_ENABLED") is False
     assert settings.getbool("REMOTE_CONTROL_ENABLED") is False
+    extensions = settings.getdict("EXTENSIONS")
+    assert extensions["scrapy.extensions.telnet.TelnetConsole"] is None
+    assert extensions["scrapy.extensions.remote_control.RemoteControl"] is None
     handlers = settings.getdict("DOWNLOAD_HANDLERS")
     assert all(handlers[scheme] is None for scheme in ("file", "data", "s3", "ftp"))
     assert settings.get("LOG_LEVEL") == "INFO"
@@ -26,6 +29,8 @@ def test_safe_defaults(monkeypatch):
     assert worst_case <= 60
     config = ProjectConfig.from_settings(settings)
     assert config.allow_hosts == frozenset()
+    # the next images download while the previous ones are checked and written
+    assert config.items_in_flight == 2 * settings.getint("CONCURRENT_REQUESTS")
 
 
 def test_every_project_setting_is_read_by_the_config(monkeypatch):
