@@ -39,4 +39,3 @@ class SlotLimitedDownloader(Downloader):
             if delay:
                 self._process_queue(slot)
                 break
-

@@ -87,16 +87,17 @@ ROBOTSTXT_OBEY = False
 # remote-control endpoint (new in 2.19) runs posted Python code.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
+# Their extensions are not even loaded, so that -s ..._ENABLED=True cannot switch them back on.
+# (The run report, the one extension we add, is what the user sees at the end of a run.)
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "imagescraper.report.RunReport": 500,
+}
 
 # --- What the user sees -------------------------------------------------------------------------
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
-EXTENSIONS = {
-    "imagescraper.report.RunReport": 500,
-    # Not even loaded: a setting passed with -s could otherwise switch them back on.
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
-}
 # Live progress line on a terminal, every this many seconds...
 IMAGESCRAPER_PROGRESS_INTERVAL = 1.0
 # ...and without a terminal (cron, scrapyd) a progress log line this often; 0 turns it off.
