@@ -5,12 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.crawling import REPO
 
+PATHS = ["imagescraper", "tests", "deploy", "bench", "setup.py"]
 
-def test_ruff_finds_nothing():
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
+def test_ruff_finds_nothing(command):
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "imagescraper", "tests", "deploy", "bench", "setup.py"],
+        [sys.executable, "-m", "ruff", *command, "--no-cache", *PATHS],
         cwd=REPO,
         capture_output=True,
         text=True,
