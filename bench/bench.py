@@ -233,7 +233,40 @@ def speed_section(files, nginx, latencies, tools, runs, work) -> str:
                    f"concurrency {CONCURRENCY}, median of {runs} runs\n")  # fmt: skip
         out.append(table(rows, ("tool", "wall s", "images/s", "MB/s", "CPU s/1000 img", "peak RSS MB",
                                 "vs aria2c", "stored (worst run)")))  # fmt: skip
+        if "imagescraper" in results:
+            wall = statistics.median(m.wall for m in results["imagescraper"])
+            out.append(ceiling_note(files[0], nginx, latency, runs, work, len(names), wall, aria))
     return "\n".join(out)
+
+
+def ceiling_note(first, nginx, latency, runs, work, count, wall, aria) -> str:
+    """What imagescraper costs before and after its images (process start, one image, exit), what
+    that leaves per image, and at a delay the best images/s it could reach if each image cost
+    nothing more than the server's delay."""
+    urls = work / f"urls-one-{latency}ms.txt"
+    urls.write_text(f"{nginx.base(latency)}/{first['name']}\n")
+    expected = Counter([first["sha256"]])
+    fixed = statistics.median(run_tool("imagescraper", urls, expected, nginx, latency, work).wall for _ in range(runs))
+    text = (
+        f"\nimagescraper's fixed cost (process start, one image, exit): {fixed:.2f} s; beyond it,"
+        f" {(wall - fixed) / count * 1000:.2f} ms per image."
+    )
+    if aria:
+        budget = (aria - fixed) / count * 1000
+        if budget > 0:
+            text += f" Level with aria2c would allow {budget:.2f} ms per image."
+        else:
+            text += f" aria2c took {aria:.2f} s in all, less than that fixed cost."
+    if latency:
+        per_second = CONCURRENCY * 1000 / latency
+        best = count / (fixed + count / per_second)
+        text += (
+            f" {CONCURRENCY} connections at {latency} ms serve at most {per_second:.0f} images/s, so with no cost"
+            f" per image the best imagescraper can do here is {count} / ({fixed:.2f} + {count} / {per_second:.0f})"
+            f" = {best:.0f} images/s"
+        )
+        text += f", {best * aria / count:.2f}x aria2c." if aria else "."
+    return text
 
 
 def memory_section(files, nginx, line_counts, work) -> str:
