@@ -1,7 +1,7 @@
 """A deterministic corpus of real images for the benchmark.
 
 Mostly JPEG, some PNG with alpha, some animated GIF; sizes drawn from a log-normal distribution with
-a median of about 60 KB, clipped to 20-500 KB. The same N and seed always give the same files, so
+a median of about 60 KB, clipped to 20-500 KB. The same N, seed and VERSION always give the same files, so
 runs on different days compare.
 """
 
@@ -20,6 +20,8 @@ MEDIAN_BYTES = 60_000
 MIN_BYTES, MAX_BYTES = 20_000, 500_000
 # Bytes per pixel of the noisy pictures below, measured once; only used to pick dimensions.
 BYTES_PER_PIXEL = {"jpg": 0.37, "png": 2.0, "gif": 3.3}
+# Bumped whenever the same N and seed would give other files, so an old build is not reused.
+VERSION = 2
 
 
 def _picture(rng: random.Random, width: int, height: int, mode: str) -> Image.Image:
@@ -30,7 +32,18 @@ def _picture(rng: random.Random, width: int, height: int, mode: str) -> Image.Im
 
 
 def _encode(kind: str, rng: random.Random, target: int) -> bytes:
+    # The bytes-per-pixel guess is rough for small GIFs and large PNGs: re-encode at a scaled size
+    # until the file lands inside the corpus's bounds.
     pixels = target / BYTES_PER_PIXEL[kind]
+    for _ in range(6):
+        body = _encode_pixels(kind, rng, pixels)
+        if MIN_BYTES <= len(body) <= MAX_BYTES:
+            break
+        pixels *= target / len(body)
+    return body
+
+
+def _encode_pixels(kind: str, rng: random.Random, pixels: float) -> bytes:
     width = max(int(math.sqrt(pixels * 4 / 3)), 16)
     height = max(int(width * 3 / 4), 16)
     out = io.BytesIO()
@@ -50,7 +63,7 @@ def build(folder: Path, count: int, seed: int = 20261121) -> list[dict]:
     index_path = folder / "index.json"
     if index_path.exists():
         index = json.loads(index_path.read_text())
-        if index.get("count") == count and index.get("seed") == seed:
+        if (index.get("count"), index.get("seed"), index.get("version")) == (count, seed, VERSION):
             return index["files"]
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -65,5 +78,5 @@ def build(folder: Path, count: int, seed: int = 20261121) -> list[dict]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
         files.append({"name": name, "size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
-    index_path.write_text(json.dumps({"count": count, "seed": seed, "files": files}))
+    index_path.write_text(json.dumps({"count": count, "seed": seed, "version": VERSION, "files": files}))
     return files
