@@ -9,6 +9,7 @@ and after a run exits with the status the run report decided (0 all stored, 1 fa
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -48,3 +49,7 @@ class Command(ScrapyCrawlCommand):
         else:
             status = crawler.stats.get_value("imagescraper/exit_status") if crawler.stats else None
             self.exitcode = int(ExitStatus.FAILURES if status is None else status)
+        # The run is over and everything is written, flushed and closed. The interpreter's last
+        # garbage collection would still walk every object Scrapy, Twisted and Pillow made (about
+        # 0.1 s, a sixth of a short run) to free memory the OS takes back anyway.
+        gc.freeze()
