@@ -1,8 +1,8 @@
 """A deterministic corpus of real images for the benchmark.
 
 Mostly JPEG, some PNG with alpha, some animated GIF; sizes drawn from a log-normal distribution with
-a median of about 60 KB, clipped to 20-500 KB. The same N, seed and VERSION always give the same files, so
-runs on different days compare.
+a median of about 60 KB, clipped to 20-500 KB, and every file re-encoded until it is within those
+bounds. The same N, seed and VERSION always give the same files, so runs on different days compare.
 """
 
 from __future__ import annotations
