@@ -330,10 +330,10 @@ def _tiny_gif(i: int) -> bytes:
 
 
 def lofter_section(runs: int) -> str:
-    """The lofter spider over the fake LOFTER (tests/fakelofter), page pause off: posts per second
+    """The lofter spider over the fake LOFTER (demo/fakelofter), page pause off: posts per second
     and CPU per post of the spider itself. The fake blog has a private post, so the run exits 1."""
     sys.path.insert(0, str(REPO))
-    from tests.fakelofter import FakeLofter
+    from demo.fakelofter import FakeLofter
 
     rows = []
     for source in ("html", "api"):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests import images
-from tests.crawling import crawl
-from tests.mockserver import ImageServer
+from demo import images
+from demo.crawling import crawl
+from demo.imageserver import ImageServer
 
 # The sample set every urlfile test can use: path on the server -> original bytes.
 SAMPLES = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests import images
-from tests.crawling import REPO, stored_files
-from tests.demo import DEMO_IMAGES
+from demo import images
+from demo.crawling import REPO, stored_files
+from demo.run import DEMO_IMAGES
 
 
 def test_demo_stores_every_sample_and_reruns_clean(tmp_path):
-    command = [sys.executable, "-m", "tests.demo", "--output", str(tmp_path)]
+    command = [sys.executable, "-m", "demo", "--output", str(tmp_path)]
     first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
     stored = stored_files(tmp_path / "images")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import images
-from tests.crawling import REPO
-from tests.mockserver import ImageServer
+from demo import images
+from demo.crawling import REPO
+from demo.imageserver import ImageServer
 from tests.testhosts import Network, TestHost, missing_prerequisites
 
 WHY_NOT = missing_prerequisites()

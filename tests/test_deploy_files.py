@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.crawling import REPO
+from demo.crawling import REPO
 
 DEPLOY = REPO / "deploy"
 BIN = Path(sys.executable).parent

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests import images
-from tests.crawling import crawl
-from tests.mockserver import ImageServer
+from demo import images
+from demo.crawling import crawl
+from demo.imageserver import ImageServer
 
 LIMIT = 4
 

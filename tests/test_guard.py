@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 import pytest
 
+from demo.imageserver import ImageServer
 from imagescraper.config import parse_allow_hosts
 from imagescraper.guard import blocked_reason, literal_address
-from tests.mockserver import ImageServer
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tests.crawling import REPO
+from demo.crawling import REPO
 
-PATHS = ["imagescraper", "tests", "deploy", "bench", "setup.py"]
+PATHS = ["imagescraper", "demo", "tests", "deploy", "bench", "setup.py"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])

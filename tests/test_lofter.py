@@ -8,9 +8,9 @@ import json
 import pytest
 from PIL import Image
 
-from tests import images
-from tests.crawling import crawl
-from tests.fakelofter import SITE, FakeLofter
+from demo import images
+from demo.crawling import crawl
+from demo.fakelofter import SITE, FakeLofter
 
 FAST = json.dumps({"lofter-pages": {"concurrency": 1, "delay": 0}})
 ALL_PUBLIC = ("P1", "P2", "P4", "P5", "P6", "P11")

@@ -2,7 +2,7 @@
 
 Each case folder holds the saved input, meta.json (which parser, the page URL) and
 expected.json, written by hand. Pages of both fake themes are saved by
-``python -m tests.fakelofter.save_fixtures``; the ``*-real-*`` cases are written in the real
+``python -m demo.fakelofter.save_fixtures``; the ``*-real-*`` cases are written in the real
 site's shape (its hosts, legacy hosts, watermark queries).
 """
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from demo import images
+from demo.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
+from demo.imageserver import ImageServer
 from imagescraper.items import ImageItem
 from imagescraper.paths import image_file_name, store_relpath
 from imagescraper.pipelines import folders_for
 from imagescraper.store import ImageStore, StoredImage
-from tests import images
 from tests.conftest import SAMPLES
-from tests.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
-from tests.mockserver import ImageServer
 
 
 def _wait_for(condition, timeout: float, what: str):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from scrapy.utils.project import get_project_settings
 
+from demo.crawling import REPO
 from imagescraper.config import ProjectConfig
-from tests.crawling import REPO
 
 
 def test_safe_defaults(monkeypatch):

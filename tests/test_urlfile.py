@@ -8,9 +8,9 @@ import io
 import pytest
 from PIL import Image
 
-from tests import images
+from demo import images
+from demo.crawling import crawl
 from tests.conftest import SAMPLES
-from tests.crawling import crawl
 
 
 def _by_name(files: dict[str, bytes]) -> dict[str, bytes]:

@@ -5,8 +5,8 @@ import io
 import pytest
 from PIL import Image
 
+from demo import images
 from imagescraper.validation import RejectedImage, inspect_image
-from tests import images
 
 LIMIT = 64_000_000
 

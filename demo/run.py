@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from pathlib import Path
 
-from tests import images
-from tests.crawling import REPO, crawl_command
-from tests.fakelofter import FakeLofter
-from tests.mockserver import ImageServer
+from demo import images
+from demo.crawling import REPO, crawl_command
+from demo.fakelofter import FakeLofter
+from demo.imageserver import ImageServer
 
 DEMO_PORT = 18080
 LOFTER_DEMO_PORT = 18081
@@ -71,7 +70,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo: images are in {store}/ (LOFTER posts under {store}/ceshi/)")
     print(f"demo: manifest {store}/.imagescraper/manifest.jsonl, summary {store}/.imagescraper/last-run.json")
     return urlfile_status or lofter_status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

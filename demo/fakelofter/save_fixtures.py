@@ -1,6 +1,6 @@
 """Write the fake site's pages into tests/fixtures/lofter/ as saved responses for the parser tests.
 
-    python -m tests.fakelofter.save_fixtures
+    python -m demo.fakelofter.save_fixtures
 
 Only the inputs are written; each case's expected.json is written by hand and reviewed.
 The port in saved pages is fixed at 8080 so the files do not change between runs.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.fakelofter import FakeLofter
+from demo.fakelofter import FakeLofter
 
-OUT = Path(__file__).resolve().parents[1] / "fixtures" / "lofter"
+OUT = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "lofter"
 
 
 def _case(name: str, meta: dict, body: str):

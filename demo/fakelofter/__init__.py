@@ -20,8 +20,8 @@ from pathlib import Path
 from string import Template
 from urllib.parse import parse_qs, quote, urlsplit
 
+from demo import images
 from imagescraper.lofter.post import text_excerpt
-from tests import images
 
 HERE = Path(__file__).parent
 SITE = json.loads((HERE / "site.json").read_text("utf-8"))
