@@ -7,12 +7,14 @@ plain values they need; defaults and their reasons live in ``settings.py``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from scrapy.settings import BaseSettings
 
 from imagescraper.errors import InputError
+from imagescraper.frontier import FrontierAddress, parse_frontier_url
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class ProjectConfig:
     lofter_api_url: str
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
+    # Fleet mode (issue 17): None on a server that works alone.
+    frontier: FrontierAddress | None = None
+    frontier_name: str = "urlfile"
+    frontier_lease: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -54,7 +60,25 @@ class ProjectConfig:
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
+            **_frontier_settings(settings),
         )
+
+
+_FRONTIER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _frontier_settings(settings: BaseSettings) -> dict:
+    name = str(settings.get("IMAGESCRAPER_FRONTIER_NAME") or "")
+    if not _FRONTIER_NAME.fullmatch(name):
+        raise InputError(
+            f"setting IMAGESCRAPER_FRONTIER_NAME={name!r} is not a name: use letters, digits, '.', '-', '_' "
+            "(the same on every server of the fleet, e.g. the job name)"
+        )
+    return {
+        "frontier": parse_frontier_url(str(settings.get("IMAGESCRAPER_FRONTIER") or "")),
+        "frontier_name": name,
+        "frontier_lease": _number(settings, "IMAGESCRAPER_FRONTIER_LEASE", float, minimum=1),
+    }
 
 
 def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):

@@ -22,5 +22,7 @@ class ImageItem:
     blog_name: str | None = None
     referer: str | None = None
     extra: dict = field(default_factory=dict)
+    # Download even if stored: a URL of a fleet replace round (fleet.py).
+    refetch: bool = False
     # Filled in by the pipeline: one dict per stored or already-present image.
     images: list[dict] = field(default_factory=list)

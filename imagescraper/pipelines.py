@@ -109,7 +109,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         ]
 
     def media_to_download(self, request: Request, info, *, item: Any = None):
-        if self.replace:
+        if self.replace or getattr(item, "refetch", False):
             return None
         stored = self.image_store.lookup(canonicalize_url(request.url))
         if stored is None:

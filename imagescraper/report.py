@@ -51,6 +51,8 @@ class RunSummary:
     input_complete: bool
     exit_status: int
     failures: list[dict] = field(default_factory=list)
+    # Fleet mode: this server's and the fleet's counts in the shared frontier (fleet.py).
+    fleet: dict | None = None
 
     @classmethod
     def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
@@ -79,6 +81,7 @@ class RunSummary:
             queued=queued,
             input_complete=complete,
             exit_status=int(status),
+            fleet=stats.get("imagescraper/fleet"),
         )
 
     @property
@@ -105,9 +108,22 @@ class RunSummary:
             out.append(
                 f"  NOT FINISHED ({self.finish_reason}): " + (", and ".join(missing) or "stopped before the end")
             )
+        out += fleet_lines(self.fleet)
         meaning = "all images stored or already present" if self.exit_status == 0 else "some images are missing"
         out.append(f"  exit status:     {self.exit_status} ({meaning})")
         return out
+
+
+def fleet_lines(fleet: dict | None) -> list[str]:
+    if not fleet:
+        return []
+    return [
+        f"  fleet:           frontier {fleet['frontier']}, list {fleet['list']!r}",
+        f"    this server ({fleet['worker']}): in progress {fleet['worker_holding']}, done {fleet['worker_stored']}, "
+        f"failed {fleet['worker_failed']}",
+        f"    whole fleet: queued {fleet['queued']}, in progress {fleet['in_progress']}, done {fleet['done']}, "
+        f"failed {fleet['failed']}, workers alive {fleet['workers_alive']}",
+    ]
 
 
 class RunReport:
