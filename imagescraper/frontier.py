@@ -26,6 +26,7 @@ name their keys themselves, so the frontier needs one Redis server, not a cluste
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -88,7 +89,7 @@ def parse_frontier_url(text: str) -> FrontierAddress | None:
     except ValueError:
         parts, port = None, 0
     # Whatever is wrong, the message shows the URL without its password.
-    shown = text if parts is None or parts.password is None else text.replace(parts.password, "***", 1)
+    shown = re.sub(r"^([^/]*//[^/@:]*):[^/]*@", r"\1:***@", text)
     if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname or not 0 < port < 65536:
         raise InputError(
             f"IMAGESCRAPER_FRONTIER={shown!r} is not a Redis URL: give redis://:PASSWORD@HOST:PORT/DB "
@@ -186,6 +187,7 @@ _TAKE = """
 local p, w, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local proc = p .. 'processing:' .. w
 local out = {}
+redis.call('SADD', p .. 'workers', w)
 for _, source in ipairs({p .. 'mine:' .. w, p .. 'queue'}) do
   while #out < n do
     local e = redis.call('LMOVE', source, proc, 'LEFT', 'RIGHT')

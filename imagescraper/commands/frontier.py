@@ -1,0 +1,81 @@
+"""`scrapy frontier status`: the fleet's view of the shared frontier, for an operator.
+
+Reads ``IMAGESCRAPER_FRONTIER`` and ``IMAGESCRAPER_FRONTIER_NAME`` like a crawl does (``-s`` or
+the environment) and prints what is queued, in progress, done and failed, in all and per worker.
+Exit status 0, or 2 when the frontier is not configured or cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from imagescraper.config import ProjectConfig
+from imagescraper.errors import ExitStatus, StartupError
+from imagescraper.frontier import FleetCounts, Frontier, FrontierAddress
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "status"
+
+    def short_desc(self) -> str:
+        return "Show the fleet's shared frontier (fleet mode): queued, in progress, done, failed"
+
+    def run(self, args, opts):
+        if args != ["status"]:
+            raise UsageError("scrapy frontier status")
+        try:
+            config = ProjectConfig.from_settings(self.settings)
+        except StartupError as error:
+            print(f"scrapy frontier: {error}")
+            self.exitcode = int(error.exit_status)
+            return
+        if config.frontier is None:
+            print(
+                "scrapy frontier: no frontier configured: set IMAGESCRAPER_FRONTIER=redis://:PASSWORD@HOST:PORT/DB "
+                "(environment or -s)"
+            )
+            self.exitcode = int(ExitStatus.BAD_INPUT)
+            return
+        try:
+            counts = asyncio.run(_counts(config.frontier, config.frontier_name))
+        except Exception as exc:  # redis-py's errors name the host and port, never the password
+            print(f"scrapy frontier: frontier {config.frontier} cannot be read: {exc}")
+            self.exitcode = int(ExitStatus.BAD_INPUT)
+            return
+        print("\n".join(status_lines(config.frontier, config.frontier_name, counts)))
+
+
+async def _counts(address: FrontierAddress, name: str) -> FleetCounts:
+    import redis.asyncio
+
+    client = redis.asyncio.Redis(**address.client_options(), socket_connect_timeout=5, socket_timeout=10)
+    try:
+        return await Frontier(client, name=name, worker="status", lease=1).counts()
+    finally:
+        await client.aclose()
+
+
+def status_lines(address: FrontierAddress, name: str, counts: FleetCounts) -> list[str]:
+    lines = [
+        f"frontier {address}, list {name!r}",
+        f"  queued:      {counts.queued}",
+        f"  in progress: {counts.in_progress}",
+        f"  done:        {counts.done}",
+        f"  failed:      {counts.failed}",
+        f"  workers:     {sum(w.alive for w in counts.workers)} alive, {len(counts.workers)} known",
+    ]
+    width = max((len(w.name) for w in counts.workers), default=0)
+    for worker in counts.workers:
+        state = "alive" if worker.alive else "gone "
+        lines.append(
+            f"    {worker.name:<{width}}  {state}  in progress {worker.holding}, done {worker.stored}, "
+            f"failed {worker.failed}"
+        )
+    return lines
