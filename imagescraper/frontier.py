@@ -280,8 +280,9 @@ local rows = {}
 for w, _ in pairs(names) do
   local holding = redis.call('LLEN', p .. 'processing:' .. w)
   queued = queued + redis.call('LLEN', p .. 'mine:' .. w)
-  rows[#rows + 1] = {w, redis.call('EXISTS', p .. 'alive:' .. w), holding,
-    tonumber(redis.call('HGET', p .. 'count:stored', w) or '0'), tonumber(redis.call('HGET', p .. 'count:failed', w) or '0')}
+  local stored = tonumber(redis.call('HGET', p .. 'count:stored', w) or '0')
+  local failed = tonumber(redis.call('HGET', p .. 'count:failed', w) or '0')
+  rows[#rows + 1] = {w, redis.call('EXISTS', p .. 'alive:' .. w), holding, stored, failed}
 end
 return {queued, redis.call('HLEN', p .. 'stored'), redis.call('ZCARD', p .. 'failed'), rows}
 """
