@@ -26,11 +26,12 @@ def _free_port(host: str) -> int:
 class RedisServer:
     """``with RedisServer(tmp) as redis: redis.url`` -- started, ready, and stopped at the end."""
 
-    def __init__(self, workdir: Path, *, password: str | None = None, host: str = "127.0.0.1", argv=()):
+    def __init__(self, workdir: Path, *, password: str | None = None, host: str = "127.0.0.1", port: int = 0, argv=()):
         self.workdir = Path(workdir)
         self.password = password
         self.host = host
-        self.port = 0
+        self.port = port
+        self.fixed_port = bool(port)
         self.extra = list(argv)
         self.process: subprocess.Popen | None = None
 
@@ -49,7 +50,8 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):  # the free port may be taken between the probe and the bind
-            self.port = _free_port(self.host)
+            if not self.fixed_port:
+                self.port = _free_port(self.host)
             self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             seen = []
             for line in self.process.stdout:  # ends when redis-server exits
@@ -59,7 +61,14 @@ class RedisServer:
                     threading.Thread(target=self.process.stdout.read, daemon=True).start()
                     return self
             self.process.wait()
+            if self.fixed_port:
+                break
         raise RuntimeError("redis-server did not start:\n" + "".join(seen[-20:]))
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host=self.host, port=self.port, password=self.password, decode_responses=True)
 
     def stop(self):
         if self.process and self.process.poll() is None:

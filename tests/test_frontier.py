@@ -214,4 +214,4 @@ def test_status_lines_show_the_fleet(fleet, redis_server):
     lines = status_lines(parse_frontier_url(redis_server.url), "urls-main", counts)
     assert lines[0].startswith("frontier redis://:***@127.0.0.1:") and PASSWORD not in "\n".join(lines)
     assert lines[1:5] == ["  queued:      1", "  in progress: 1", "  done:        1", "  failed:      0"]
-    assert lines[6].split() == ["img1-abc", "alive", "in", "progress", "1,", "done", "1,", "failed", "0"]
+    assert lines[6].split() == ["img1-abc", "running", "in", "progress", "1,", "done", "1,", "failed", "0"]

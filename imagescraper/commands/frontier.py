@@ -69,11 +69,11 @@ def status_lines(address: FrontierAddress, name: str, counts: FleetCounts) -> li
         f"  in progress: {counts.in_progress}",
         f"  done:        {counts.done}",
         f"  failed:      {counts.failed}",
-        f"  workers:     {sum(w.alive for w in counts.workers)} alive, {len(counts.workers)} known",
+        f"  workers:     {sum(w.alive for w in counts.workers)} running, {len(counts.workers)} known",
     ]
     width = max((len(w.name) for w in counts.workers), default=0)
     for worker in counts.workers:
-        state = "alive" if worker.alive else "gone "
+        state = "running" if worker.alive else "idle   "
         lines.append(
             f"    {worker.name:<{width}}  {state}  in progress {worker.holding}, done {worker.stored}, "
             f"failed {worker.failed}"
