@@ -257,3 +257,22 @@ def test_replace_round_fetches_every_url_once_more_on_the_server_that_holds_it(t
     assert set(requests_per_image(server).values()) == {1} and len(requests_per_image(server)) == 12
     assert {store: set(stored_files(store)) for store in (one, two)} == before
     assert set(fleet_hashes(one, two).values()) == {1} and len(originals) == 12
+
+
+def test_a_run_stopped_at_its_deadline_gives_back_what_it_took(tmp_path, redis_server, image_set):
+    server, url_file, originals = image_set(60, delay_ms=300)
+    settings = settings_for(server, redis_server, CONCURRENT_REQUESTS=2)
+    first = crawl(
+        "urlfile", tmp_path / "img1", args={"path": url_file}, settings={**settings, "CLOSESPIDER_TIMEOUT": 2}
+    )
+    assert first.status == 1, first.log[-3000:]
+    assert "NOT FINISHED (closespider_timeout)" in first.log
+    client = redis_server.client()
+    worker = (tmp_path / "img1" / ".imagescraper" / "frontier-worker").read_text().strip()
+    assert client.llen(f"imagescraper:urlfile:processing:{worker}") == 0
+    assert client.llen("imagescraper:urlfile:queue") == 60 - first.summary["stored"] > 0
+
+    second = crawl("urlfile", tmp_path / "img2", args={"path": url_file}, settings=settings)
+    assert second.status == 0 and second.summary["stored"] == 60 - first.summary["stored"]
+    assert set(fleet_hashes(tmp_path / "img1", tmp_path / "img2").values()) == {1}
+    assert set(requests_per_image(server).values()) == {1} and len(requests_per_image(server)) == len(originals)
