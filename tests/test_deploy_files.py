@@ -199,6 +199,9 @@ def test_last_run_summary_line(tmp_path):
     (meta / "last-run.json").write_text(json.dumps(record))
     line = helper.last_run_line(tmp_path)
     assert line.startswith("2026-11-21T00:00:00+00:00 finished: stored 3, already present 1, failed 0")
+    fleet = {"list": "urls-main", "queued": 5, "in_progress": 2, "done": 90, "failed": 1}
+    (meta / "last-run.json").write_text(json.dumps({**record, "fleet": fleet}))
+    assert helper.last_run_line(tmp_path).endswith("; fleet urls-main: queued 5, in progress 2, done 90, failed 1")
     (meta / "last-run.json").write_text("[]")
     assert "unexpected content" in helper.last_run_line(tmp_path)
 
