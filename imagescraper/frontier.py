@@ -264,6 +264,18 @@ class Frontier:
         """Whether a live worker is still adding a URL file (so an empty queue may fill again)."""
         return bool(await self._run("adding_elsewhere", self.worker))
 
+    async def failures(self, limit: int) -> list[tuple[str, str]]:
+        """The latest *limit* failed URLs with their reasons, newest first."""
+        raw = await self.client.zrevrange(self.key("failed"), 0, limit - 1)
+        entries = [entry for entry in map(Entry.parse, raw) if entry is not None]
+        if not entries:
+            return []
+        reasons = await self.client.hmget(self.key("failreason"), [entry.fingerprint for entry in entries])
+        return [
+            (entry.url, (reason.decode() if isinstance(reason, bytes) else reason) or "?")
+            for entry, reason in zip(entries, reasons, strict=True)
+        ]
+
     async def counts(self) -> FleetCounts:
         queued, done, failed, rows = await self._run("counts")
         workers = sorted(

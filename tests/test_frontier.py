@@ -208,10 +208,16 @@ def test_status_lines_show_the_fleet(fleet, redis_server):
         await a.add(pairs(3))
         await a.settle((await a.take(1))[0], stored=True)
         await a.take(1)
-        return await a.counts()
+        await a.settle((await a.take(1))[0], stored=False, reason="http-404")
+        return await a.counts(), await a.failures(10)
 
-    counts = fleet(scenario)
-    lines = status_lines(parse_frontier_url(redis_server.url), "urls-main", counts)
+    counts, failures = fleet(scenario)
+    assert failures == [("http://img.example/2.jpg", "http-404")]
+    lines = status_lines(parse_frontier_url(redis_server.url), "urls-main", counts, failures)
     assert lines[0].startswith("frontier redis://:***@127.0.0.1:") and PASSWORD not in "\n".join(lines)
-    assert lines[1:5] == ["  queued:      1", "  in progress: 1", "  done:        1", "  failed:      0"]
-    assert lines[6].split() == ["img1-abc", "running", "in", "progress", "1,", "done", "1,", "failed", "0"]
+    assert lines[1:5] == ["  queued:      0", "  in progress: 1", "  done:        1", "  failed:      1"]
+    assert lines[6].split() == ["img1-abc", "running", "in", "progress", "1,", "done", "1,", "failed", "1"]
+    assert lines[7:] == [
+        "  latest failures (of 1; they are retried by the next run):",
+        "    http://img.example/2.jpg: http-404",
+    ]

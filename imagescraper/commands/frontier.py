@@ -22,7 +22,11 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "status"
+        return "status [--failed N]"
+
+    def add_options(self, parser):
+        super().add_options(parser)
+        parser.add_argument("--failed", type=int, default=10, metavar="N", help="list the latest N failed URLs")
 
     def short_desc(self) -> str:
         return "Show the fleet's shared frontier (fleet mode): queued, in progress, done, failed"
@@ -44,25 +48,28 @@ class Command(ScrapyCommand):
             self.exitcode = int(ExitStatus.BAD_INPUT)
             return
         try:
-            counts = asyncio.run(_counts(config.frontier, config.frontier_name))
+            counts, failures = asyncio.run(_read(config.frontier, config.frontier_name, max(opts.failed, 0)))
         except Exception as exc:  # redis-py's errors name the host and port, never the password
             print(f"scrapy frontier: frontier {config.frontier} cannot be read: {exc}")
             self.exitcode = int(ExitStatus.BAD_INPUT)
             return
-        print("\n".join(status_lines(config.frontier, config.frontier_name, counts)))
+        print("\n".join(status_lines(config.frontier, config.frontier_name, counts, failures)))
 
 
-async def _counts(address: FrontierAddress, name: str) -> FleetCounts:
+async def _read(address: FrontierAddress, name: str, failed: int) -> tuple[FleetCounts, list[tuple[str, str]]]:
     import redis.asyncio
 
     client = redis.asyncio.Redis(**address.client_options(), socket_connect_timeout=5, socket_timeout=10)
     try:
-        return await Frontier(client, name=name, worker="status", lease=1).counts()
+        frontier = Frontier(client, name=name, worker="status", lease=1)
+        return await frontier.counts(), (await frontier.failures(failed) if failed else [])
     finally:
         await client.aclose()
 
 
-def status_lines(address: FrontierAddress, name: str, counts: FleetCounts) -> list[str]:
+def status_lines(
+    address: FrontierAddress, name: str, counts: FleetCounts, failures: list[tuple[str, str]] = ()
+) -> list[str]:
     lines = [
         f"frontier {address}, list {name!r}",
         f"  queued:      {counts.queued}",
@@ -78,4 +85,7 @@ def status_lines(address: FrontierAddress, name: str, counts: FleetCounts) -> li
             f"    {worker.name:<{width}}  {state}  in progress {worker.holding}, done {worker.stored}, "
             f"failed {worker.failed}"
         )
+    if failures:
+        lines.append(f"  latest failures (of {counts.failed}; they are retried by the next run):")
+        lines += [f"    {url}: {reason}" for url, reason in failures]
     return lines
