@@ -17,9 +17,7 @@ from PIL import Image
 from demo import images
 from demo.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
 from demo.imageserver import ImageServer
-from imagescraper.items import ImageItem
-from imagescraper.paths import image_file_name, store_relpath
-from imagescraper.pipelines import folders_for
+from imagescraper.paths import image_file_name, item_folders, store_relpath
 from imagescraper.store import ImageStore, StoredImage
 from tests.conftest import SAMPLES
 
@@ -157,8 +155,7 @@ def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
         store.open()
         urls = [server.url(f"/tiny/{n}.png") for n in range(10_000)]
         for url in urls:
-            item = ImageItem(image_urls=[url], post_title=f"127.0.0.1:{server.port}")
-            path = store_relpath(folders_for(item), image_file_name(url, ".png"))
+            path = store_relpath(item_folders(post_title=f"127.0.0.1:{server.port}"), image_file_name(url, ".png"))
             store.add(
                 url,
                 StoredImage(path, len(tiny), images.sha256(tiny)),
