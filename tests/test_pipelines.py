@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,11 +22,13 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from demo import images
+from demo.crawling import REPO, stored_files
 from imagescraper import runstats
 from imagescraper.errors import InputError
 from imagescraper.items import ImageItem
 from imagescraper.pipelines import OriginalImagesPipeline
 from imagescraper.scrapy_compat import MEDIA_LOGGER
+from tests.conftest import SAMPLES
 
 JPEG = images.jpeg("pipeline-jpeg")
 PNG = images.png_with_alpha("pipeline-png")
@@ -265,3 +270,45 @@ def test_a_file_path_override_cannot_leave_the_store(run, tmp_path):
     assert not (tmp_path / "outside.jpg").exists()
     assert pipeline.files() == {} and pipeline.manifest() == []
     assert pipeline.stat(f"{runstats.FAILED_BY}error") == 1
+
+
+USER_SPIDER = """
+import scrapy
+
+
+class MySpider(scrapy.Spider):
+    name = "mine"
+
+    def __init__(self, base, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base
+
+    async def start(self):
+        yield {"image_urls": [self.base + "/photos/271947.jpg", self.base + "/photos/alpha.png"], "post_title": "Mine"}
+        yield {"image_urls": [self.base + "/photos/moving.gif"], "post_title": "../../escape"}
+"""
+
+
+def test_a_users_own_spider_yielding_dicts_works_end_to_end(tmp_path, server):
+    """The pipeline is the project's; the spider is anybody's, as long as it yields image_urls."""
+    (tmp_path / "userspiders").mkdir()
+    (tmp_path / "userspiders" / "__init__.py").write_text("")
+    (tmp_path / "userspiders" / "mine.py").write_text(USER_SPIDER)
+    store = tmp_path / "store"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "mine", "-a", f"base={server.base}"]
+        + ["-s", f"IMAGES_STORE={store}", "-s", "SPIDER_MODULES=userspiders"]
+        + ["-s", f"IMAGESCRAPER_ALLOW_HOSTS={server.allow_setting}"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    stored = stored_files(store)
+    assert sorted(stored.values()) == sorted(
+        SAMPLES[p] for p in ("/photos/271947.jpg", "/photos/alpha.png", "/photos/moving.gif")
+    )
+    assert {path.split("/")[0] for path in stored} == {"Mine", "escape"}
+    assert "stored:          3" in result.stderr
