@@ -75,6 +75,7 @@ def _canary(*args) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.slow
 def test_canary_a_close_while_start_items_are_in_the_pipelines_still_hangs():
     """scrapy#7029. When this fails, Scrapy closes by itself: drop close_if_scraper_idle."""
     assert _canary("close-mid-run") == "HUNG"
