@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -311,4 +312,4 @@ def test_a_users_own_spider_yielding_dicts_works_end_to_end(tmp_path, server):
         SAMPLES[p] for p in ("/photos/271947.jpg", "/photos/alpha.png", "/photos/moving.gif")
     )
     assert {path.split("/")[0] for path in stored} == {"Mine", "escape"}
-    assert "stored:          3" in result.stderr
+    assert re.search(r"^  stored:\s+3$", result.stderr, re.M), result.stderr[-3000:]
