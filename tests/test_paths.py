@@ -71,3 +71,18 @@ def test_item_folders_name_blog_post_and_title():
     assert item_folders(post_title="..", blog_name="ceshi", post_id="1", post_excerpt="正文") == ["ceshi", "正文_1"]
     assert item_folders(post_title="../../x") == ["x"]
     assert item_folders(post_title=None) == ["untitled"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["../../escaped", "..", "a/b\\c", "two\nlines", ".hidden", "春日樱花 🌸", "长" * 200, "\x07\x1b[31mred\x7f"],
+)
+def test_a_hostile_title_makes_one_safe_folder(title):
+    [folder] = item_folders(post_title=title)
+    assert folder not in {"", ".", ".."} and not folder.startswith(".")
+    assert "/" not in folder and "\\" not in folder
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in folder)
+    assert len(folder.encode("utf-8")) <= 200
+    assert checked_relpath(store_relpath([folder], "a.jpg")) == f"{folder}/a.jpg"
+    if title.startswith("春日"):
+        assert folder == "春日樱花 🌸"
