@@ -1,13 +1,15 @@
 """The one place where project settings (``IMAGESCRAPER_*``) are read.
 
-Components call :meth:`ProjectConfig.from_settings` in their ``from_crawler`` and keep the
-plain values they need; defaults and their reasons live in ``settings.py``.
+Components call :func:`config_for` in their ``from_crawler`` and keep the plain values they
+need; defaults and their reasons live in ``settings.py``. The settings of a crawler are frozen
+before its components are built, so they are parsed once per crawler.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -62,6 +64,17 @@ class ProjectConfig:
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
             **_frontier_settings(settings),
         )
+
+
+_BY_CRAWLER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def config_for(crawler) -> ProjectConfig:
+    """The project settings of *crawler*, parsed (and checked) once."""
+    config = _BY_CRAWLER.get(crawler)
+    if config is None:
+        config = _BY_CRAWLER[crawler] = ProjectConfig.from_settings(crawler.settings)
+    return config
 
 
 _FRONTIER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

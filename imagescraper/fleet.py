@@ -28,14 +28,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from itemadapter import ItemAdapter
 from redis.exceptions import AuthenticationError, RedisError
 from scrapy.exceptions import NotConfigured
 
-from imagescraper.config import ProjectConfig
+from imagescraper import runstats
+from imagescraper.config import ProjectConfig, config_for
 from imagescraper.frontier import Entry, Frontier, FrontierAddress, FrontierUnavailable
+from imagescraper.identity import url_fingerprint
 from imagescraper.items import ImageItem
 from imagescraper.signals import image_failed
-from imagescraper.spiders.base import url_fingerprint
 from imagescraper.store import META_DIR
 from imagescraper.urllist import BadUrl, RejectedLine, check_url, read_url_lines
 
@@ -67,8 +69,13 @@ def worker_name(store_root: Path) -> str:
 def check_reachable(address: FrontierAddress, timeout: float = 5.0) -> None:
     """One synchronous PING before the crawl starts: Redis down means exit 2, nothing fetched."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis(**address.client_options(), socket_connect_timeout=timeout, socket_timeout=timeout)
+    # One attempt: redis-py would otherwise retry a refused connection for several seconds.
+    client = redis.Redis(
+        **address.client_options(), socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
     try:
         client.ping()
         version = str(client.info("server").get("redis_version", "0"))
@@ -130,7 +137,7 @@ class FleetRun:
     # -- start(): what this worker fetches -------------------------------------------------------
     async def items(self):
         spider = self.spider
-        self.stats.set_value("imagescraper/input_complete", False)
+        self.stats.set_value(runstats.INPUT_COMPLETE, False)
         self.frontier = self._connect()
         try:
             started = time.time()
@@ -179,7 +186,7 @@ class FleetRun:
                 if item.image_urls:
                     yield item
         if not self.broken:
-            self.stats.set_value("imagescraper/input_complete", True)
+            self.stats.set_value(runstats.INPUT_COMPLETE, True)
         await spider.all_handed_over()
 
     async def _hand_over(self, entry: Entry) -> ImageItem | None:
@@ -199,7 +206,7 @@ class FleetRun:
         item = await spider.handing_over(ImageItem(image_urls=[url], post_title=title, refetch=entry.refetch))
         if item is not None:
             self.holding[url] = entry
-            self.stats.inc_value("imagescraper/queued")
+            self.stats.inc_value(runstats.QUEUED)
         return item
 
     async def _add_file(self) -> None:
@@ -229,7 +236,7 @@ class FleetRun:
         finally:
             await self.frontier.end_adding()
         await self.frontier.mark_file_added(file_hash)
-        self.stats.set_value("imagescraper/fleet_added", added)
+        self.stats.set_value(runstats.FLEET_ADDED, added)
         logger.info("Added %d URL(s) of %s to the frontier%s", added, spider.path, " to fetch again" * refetch)
 
     async def _keep_lease(self) -> None:
@@ -243,12 +250,12 @@ class FleetRun:
                 return
 
     # -- the pipeline's side -----------------------------------------------------------------------
-    async def settle(self, item: ImageItem, reason: str | None) -> None:
-        entry = self.holding.pop(item.image_urls[0], None) if item.image_urls else None
+    async def settle(self, url: str, *, stored: bool, reason: str | None) -> None:
+        entry = self.holding.pop(url, None)
         if entry is None or self.broken:
             return
         try:
-            held = await self.frontier.settle(entry, stored=bool(item.images), reason=reason or "error")
+            held = await self.frontier.settle(entry, stored=stored, reason=reason or "error")
         except RedisError as exc:
             self.lost(exc)
             return
@@ -269,8 +276,7 @@ class FleetRun:
             self.address,
             exc,
         )
-        self.stats.inc_value("imagescraper/errors")
-        self.stats.inc_value("imagescraper/errors/frontier-lost")
+        runstats.count(self.stats, runstats.ERRORS, "frontier-lost")
         engine = self.spider.crawler.engine
         asyncio.get_running_loop().create_task(engine.close_spider_async(reason="frontier-lost"))
 
@@ -295,7 +301,7 @@ class FleetRun:
     def _record_counts(self, counts) -> None:
         mine = next((w for w in counts.workers if w.name == self.worker), None)
         self.stats.set_value(
-            "imagescraper/fleet",
+            runstats.FLEET,
             {
                 "frontier": str(self.address),
                 "list": self.name,
@@ -319,7 +325,7 @@ class FleetPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        if ProjectConfig.from_settings(crawler.settings).frontier is None:
+        if config_for(crawler).frontier is None:
             raise NotConfigured("IMAGESCRAPER_FRONTIER is empty")
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.image_failed, signal=image_failed)
@@ -332,8 +338,11 @@ class FleetPipeline:
         self._reasons[url] = reason
 
     async def process_item(self, item, spider=None):
-        if self.fleet is not None and item.image_urls:
-            await self.fleet.settle(item, self._reasons.pop(item.image_urls[0], None))
+        adapter = ItemAdapter(item)
+        urls = adapter.get("image_urls") or []
+        if self.fleet is not None and urls:
+            stored = bool(adapter.get("images"))
+            await self.fleet.settle(urls[0], stored=stored, reason=self._reasons.pop(urls[0], None))
         return item
 
     async def close_spider(self, spider=None):

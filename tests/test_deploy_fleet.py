@@ -31,7 +31,7 @@ from tests.test_deploy import _port_open, playbook, start_sshd, verify_units, wa
 from tests.testhosts import Network, TestHost, missing_prerequisites
 
 WHY_NOT = missing_prerequisites() or redis_missing()
-pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""), pytest.mark.slow,
+pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""), pytest.mark.deploy, pytest.mark.slow,
               pytest.mark.timeout(1200)]  # fmt: skip
 
 COUNT = 3000

@@ -21,7 +21,8 @@ from demo.crawling import REPO, crawl, start_crawl, stored_files
 from demo.imageserver import ImageServer
 from tests.redisserver import RedisServer, missing
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+# Each test runs several real crawls: a few seconds each.
+pytestmark = [pytest.mark.skipif(missing() is not None, reason=missing() or ""), pytest.mark.slow]
 PASSWORD = f"pw-{secrets.token_hex(8)}"
 
 

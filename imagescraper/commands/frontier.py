@@ -58,8 +58,12 @@ class Command(ScrapyCommand):
 
 async def _read(address: FrontierAddress, name: str, failed: int) -> tuple[FleetCounts, list[tuple[str, str]]]:
     import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
 
-    client = redis.asyncio.Redis(**address.client_options(), socket_connect_timeout=5, socket_timeout=10)
+    client = redis.asyncio.Redis(
+        **address.client_options(), socket_connect_timeout=5, socket_timeout=10, retry=Retry(NoBackoff(), 0)
+    )
     try:
         frontier = Frontier(client, name=name, worker="status", lease=1)
         return await frontier.counts(), (await frontier.failures(failed) if failed else [])

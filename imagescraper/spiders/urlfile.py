@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from imagescraper import runstats
 from imagescraper.fleet import FleetRun
+from imagescraper.identity import url_fingerprint
 from imagescraper.items import ImageItem
-from imagescraper.spiders.base import ImageSpider, url_fingerprint
+from imagescraper.spiders.base import ImageSpider
 from imagescraper.urllist import RejectedLine, open_url_file, read_url_lines
 
 
@@ -38,8 +40,7 @@ class UrlFileSpider(ImageSpider):
 
     def reject_line(self, line: RejectedLine) -> None:
         self.logger.warning("%s:%d: skipped, %s", self.path, line.line_number, line.detail)
-        self.crawler.stats.inc_value("imagescraper/rejected_lines")
-        self.crawler.stats.inc_value(f"imagescraper/rejected_lines/{line.reason}")
+        runstats.count(self.crawler.stats, runstats.REJECTED_LINES, line.reason)
 
     async def start(self):
         if self.fleet is not None:
@@ -47,7 +48,7 @@ class UrlFileSpider(ImageSpider):
                 yield item
             return
         stats = self.crawler.stats
-        stats.set_value("imagescraper/input_complete", False)
+        stats.set_value(runstats.INPUT_COMPLETE, False)
         seen: set[int] = set()
         with self._stream:
             for line in read_url_lines(self._stream, max_length=self.config.max_url_length):
@@ -56,14 +57,14 @@ class UrlFileSpider(ImageSpider):
                     continue
                 fingerprint = url_fingerprint(line.key)
                 if fingerprint in seen:
-                    stats.inc_value("imagescraper/skipped/duplicate-urls")
+                    runstats.skipped(stats, "duplicate-urls")
                     continue
                 seen.add(fingerprint)
                 title = self.title or urlsplit(line.url).netloc
                 item = await self.handing_over(ImageItem(image_urls=[line.url], post_title=title))
                 if item is None:
                     return  # the run is closing: the rest of the list is "not finished"
-                stats.inc_value("imagescraper/queued")
+                stats.inc_value(runstats.QUEUED)
                 yield item
-        stats.set_value("imagescraper/input_complete", True)
+        stats.set_value(runstats.INPUT_COMPLETE, True)
         await self.all_handed_over()
