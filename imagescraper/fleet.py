@@ -165,7 +165,7 @@ class FleetRun:
                 return
             if item.image_urls:
                 yield item
-        while not self.broken:
+        while not self.broken and not spider._closing():  # a deadline ends the wait for another adder too
             room = max(1, spider.config.items_in_flight - spider._in_flight)
             try:
                 entries = await self.frontier.take(room)
@@ -178,6 +178,8 @@ class FleetRun:
                 self.lost(exc)
                 return
             if not entries:
+                # The queue ran dry: this server's part of the list is done.
+                self.stats.set_value(runstats.INPUT_COMPLETE, True)
                 break
             for entry in entries:
                 item = await self._hand_over(entry)
@@ -185,8 +187,6 @@ class FleetRun:
                     return  # closing: what is still held goes back at the close
                 if item.image_urls:
                     yield item
-        if not self.broken:
-            self.stats.set_value(runstats.INPUT_COMPLETE, True)
         await spider.all_handed_over()
 
     async def _hand_over(self, entry: Entry) -> ImageItem | None:
