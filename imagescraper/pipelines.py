@@ -6,11 +6,12 @@ subclass keeps the media pipeline machinery (per-run de-duplication, downloads t
 engine and every downloader middleware) and replaces what it does with the bytes. An image
 is in one of three states:
 
-- already stored: the manifest lists its URL and the file has the recorded size. No request
-  is made (unless the spider was started with ``replace=true``);
+- already stored: the store's index lists its URL and the file has the recorded size. No
+  request is made (unless the spider was started with ``replace=true``);
 - stored now: the response was 200, Pillow decoded every frame, the size limits hold; the
-  original bytes are written atomically under ``<folders>/<name>-<digest>.<ext>``, where the
-  extension is the real format, and a manifest line is appended;
+  original bytes are written durably and atomically under ``<folders>/<name>-<digest>.<ext>``,
+  where the extension is the real format, then recorded in the manifest and the index (the
+  spider's own fields never replace the store's: see ``manifest.py``);
 - failed: anything else. The failure is counted under ``imagescraper/failed/<reason>`` and
   logged once, as one line with the URL and the reason; nothing is written.
 """
@@ -33,6 +34,7 @@ from imagescraper.config import ProjectConfig
 from imagescraper.errors import InputError
 from imagescraper.failures import ImageFailed, classify
 from imagescraper.items import ImageItem
+from imagescraper.manifest import ImageEntry, image_line, spider_fields_json
 from imagescraper.paths import clean_segment, image_file_name, store_relpath
 from imagescraper.signals import image_failed
 from imagescraper.store import ImageStore, StoredImage
@@ -67,13 +69,14 @@ class OriginalImagesPipeline(ImagesPipeline):
         super().__init__(store_uri, crawler=crawler)
         config = ProjectConfig.from_settings(crawler.settings)
         self.max_pixels = config.max_pixels
-        self.image_store = ImageStore(self.store.basedir)
+        self.image_store = ImageStore(self.store.basedir, durable=config.durable)
         # Locked here, before the engine opens the spider: a busy store stops the run before
         # anything starts (and before any signal says a run began).
         self.image_store.open()
         self.stats = crawler.stats
         self.replace = False
         self._failed_urls: set[str] = set()
+        self._ignored_fields: set[str] = set()
         self._log_filter = _DropMediaTracebacks()
         # The lock is held until the engine stops, so the run report is written under it.
         crawler.signals.connect(self._release_store, signal=signals.engine_stopped)
@@ -132,26 +135,33 @@ class OriginalImagesPipeline(ImagesPipeline):
             image = await asyncio.to_thread(self._validate_and_store, url, key, response.body, item)
         except RejectedImage as rejected:
             raise ImageFailed(url, rejected.reason, rejected.detail) from None
-        self.image_store.remember(key, image)
         self.stats.inc_value("imagescraper/stored")
         return {"url": url, "path": image.path, "checksum": image.sha256, "status": "downloaded"}
 
     def _validate_and_store(self, url: str, key: str, body: bytes, item: ImageItem) -> StoredImage:
         facts = inspect_image(body, max_pixels=self.max_pixels, min_width=self.min_width, min_height=self.min_height)
         image = StoredImage(self._relpath(key, item, facts.extension), len(body), hashlib.sha256(body).hexdigest())
-        record = {
-            "path": image.path,
-            "sha256": image.sha256,
-            "bytes": image.size,
-            "width": facts.width,
-            "height": facts.height,
-            "format": facts.format,
-            "frames": facts.frames,
-            "title": item.post_title,
-            **item.extra,
-            "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.image_store.add(url, image, body, record)
+        entry = ImageEntry(
+            key=key,
+            url=url,
+            path=image.path,
+            bytes=image.size,
+            sha256=image.sha256,
+            format=facts.format,
+            width=facts.width,
+            height=facts.height,
+            frames=facts.frames,
+            title=item.post_title,
+            stored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            extra=spider_fields_json(item.extra),
+        )
+        # Built before anything is written: a line that cannot be built never leaves a file behind.
+        line, ignored = image_line(entry, item.extra)
+        for name in ignored:
+            if name not in self._ignored_fields:
+                self._ignored_fields.add(name)
+                logger.warning("Spider field %r left out of the manifest: the store owns that name", name)
+        self.image_store.add(entry, body, line)
         return image
 
     def media_failed(self, failure, request: Request, info):
