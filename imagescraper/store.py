@@ -74,9 +74,9 @@ class ImageStore:
     def open(self, *, create: bool = True) -> None:
         """Lock the store for this run, clear leftovers of killed runs, bring the index level."""
         if not create and not self.meta_dir.is_dir():
+            what = "is not an image store (it has no .imagescraper/ folder)" if self.root.is_dir() else "does not exist"
             raise InputError(
-                f"image store {str(self.root)!r} does not exist (no {META_DIR}/ folder in it): "
-                "pass the store a crawl wrote to with -s IMAGES_STORE=DIR"
+                f"image store {str(self.root)!r} {what}: pass the folder a crawl stored into with -s IMAGES_STORE=DIR"
             )
         try:
             self.incoming.mkdir(parents=True, exist_ok=True)
@@ -101,8 +101,7 @@ class ImageStore:
 
     def close(self) -> None:
         if self.index is not None:
-            with self._write_lock:
-                self._flush()
+            self.flush()
             if self.durable and self._manifest_fd is not None:
                 os.fsync(self._manifest_fd)
             self.index.close()
@@ -192,6 +191,11 @@ class ImageStore:
             self._pending[entry.key] = entry
             if len(self._pending) >= INDEX_BATCH or time.monotonic() - self._pending_since >= INDEX_BATCH_SECONDS:
                 self._flush()
+
+    def flush(self) -> None:
+        """Write the index rows still waiting in this run's batch."""
+        with self._write_lock:
+            self._flush()
 
     def _flush(self) -> None:
         if not self._pending or self.index is None:
