@@ -42,11 +42,17 @@ class DirectorySyncs:
         self._busy = False
         self.syncs = 0  # directory syncs made, for the benchmark and the tests
 
+    def wait_for_callers(self, count: int, timeout: float) -> bool:
+        """Wait until *count* calls have been made in all (for tests)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._requested >= count, timeout)
+
     def sync(self, path: Path) -> None:
         with self._changed:
             self._waiting.add(path)
             self._requested += 1
             ticket = self._requested
+            self._changed.notify_all()  # lets a watcher (the tests) see who is waiting
             while self._finished < ticket:
                 if self._busy:
                     self._changed.wait()
