@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from w3lib.url import canonicalize_url
+from imagescraper.identity import canonical_url
 
 # Fields the store owns. "dropped" and "dropped_at" mark drop lines, so no spider may send them either.
 CORE_FIELDS = frozenset(
@@ -57,7 +57,7 @@ class DropEntry:
 
 def url_key(url: str) -> str:
     """The identity of an image URL in the store: its canonical form."""
-    return canonicalize_url(url)
+    return canonical_url(url)
 
 
 def _now() -> str:

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
 
-from scrapy.utils.test import get_crawler
-
-from demo import images
-from imagescraper import manifest, settings
-from imagescraper.items import ImageItem
-from imagescraper.manifest import DropEntry, ImageEntry, image_line, parse_line, url_key
-from imagescraper.pipelines import OriginalImagesPipeline
-from imagescraper.storeindex import StoreIndex
+from imagescraper import manifest
+from imagescraper.manifest import DropEntry, ImageEntry, image_line, parse_line
 
 ENTRY = ImageEntry(
     key="http://h/a.jpg",
@@ -72,34 +65,3 @@ def test_cut_or_foreign_lines_read_as_nothing(tmp_path):
         ("ImageEntry", len(whole)),
         ("NoneType", len(whole) + 8),
     ]
-
-
-def test_the_pipeline_keeps_core_fields_and_says_which_spider_fields_it_left_out(tmp_path, caplog):
-    project = {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
-    crawler = get_crawler(settings_dict={**project, "IMAGES_STORE": str(tmp_path), "IMAGESCRAPER_DURABLE": False})
-    pipeline = OriginalImagesPipeline.from_crawler(crawler)
-    body = images.jpeg("fields")
-    url = "http://h.example/photo.jpg"
-    try:
-        with caplog.at_level(logging.WARNING):
-            for _ in range(2):
-                item = ImageItem(image_urls=[url], post_title="My title", extra=HOSTILE)
-                stored = pipeline._validate_and_store(url, url_key(url), body, item)
-    finally:
-        pipeline._release_store()
-
-    records = [json.loads(line) for line in (tmp_path / ".imagescraper/manifest.jsonl").read_bytes().splitlines()]
-    assert len(records) == 2
-    record = records[-1]
-    assert record["url"] == url and record["path"] == stored.path and not stored.path.startswith("..")
-    assert (record["sha256"], record["bytes"]) == (images.sha256(body), len(body))
-    assert record["title"] == "My title" and record["post_url"] == "http://blog/post/1"
-    assert (tmp_path / stored.path).read_bytes() == body
-    warned = [r.getMessage() for r in caplog.records if "left out of the manifest" in r.getMessage()]
-    assert len(warned) == 7  # once per field name, not once per image
-    assert "Spider field 'path' left out of the manifest: the store owns that name" in warned
-    index = StoreIndex.open_reader(tmp_path)
-    entry = index.get(url_key(url))
-    index.close()
-    assert (entry.path, entry.sha256) == (stored.path, images.sha256(body))
-    assert json.loads(entry.extra) == {"post_url": "http://blog/post/1", "tags": ["春", "a"]}
