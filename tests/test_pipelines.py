@@ -339,3 +339,19 @@ def test_spider_fields_never_replace_the_stores_own_and_are_named_once(run, capl
         record["sha256"],
         {"post_url": "http://blog/1"},
     )
+
+
+def test_a_folder_replaced_by_a_symlink_is_never_written_through(tmp_path, caplog):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "t").symlink_to(outside)
+    url = "http://img.test/linked.jpg"
+    pipeline = Run(tmp_path / "store", {url: JPEG})
+    try:
+        pipeline.process(ImageItem(image_urls=[url], post_title="t"))
+    finally:
+        pipeline.close()
+    assert list(outside.iterdir()) == []
+    assert pipeline.stat(f"{runstats.FAILED}/error") == 1
+    assert "is not a folder of the store; see scrapy checkstore --repair" in caplog.text
