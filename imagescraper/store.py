@@ -41,7 +41,8 @@ from imagescraper.storeindex import TAIL_BYTES, StoreIndex, index_path, remove_i
 logger = logging.getLogger(__name__)
 
 META_DIR = ".imagescraper"
-# Index rows are written a batch at a time, at least this often, and always when the run ends.
+# Index rows are written a batch at a time (at most INDEX_BATCH rows, at least once a second while
+# images arrive), and always when the run ends.
 INDEX_BATCH = 64
 INDEX_BATCH_SECONDS = 1.0
 
@@ -67,7 +68,7 @@ class ImageStore:
         self._manifest_end = 0
         self._write_lock = threading.Lock()  # orders manifest appends and index batches
         self._pending: dict[str, ImageEntry | DropEntry] = {}
-        self._pending_since = 0.0
+        self._last_flush = 0.0
         self._made_dirs: set[Path] = set()
 
     # -- opening and closing -----------------------------------------------------------------
@@ -93,6 +94,7 @@ class ImageStore:
         if news:  # a rebuild or catch-up: the last run did not end cleanly, or someone edited the store
             logger.warning("%s", news)
         self._manifest_end = os.fstat(self._manifest_fd).st_size
+        self._last_flush = time.monotonic()
         if self._manifest_end and os.pread(self._manifest_fd, 1, self._manifest_end - 1) != b"\n":
             # A line cut by a crash: end it, so the next line is not glued to it and lost too.
             logger.warning("The manifest's last line was cut by a crash: it is skipped, its image fetched again")
@@ -186,10 +188,9 @@ class ImageStore:
     def _record(self, entry: ImageEntry | DropEntry, line: bytes) -> None:
         with self._write_lock:
             self._append(line)
-            if not self._pending:
-                self._pending_since = time.monotonic()
             self._pending[entry.key] = entry
-            if len(self._pending) >= INDEX_BATCH or time.monotonic() - self._pending_since >= INDEX_BATCH_SECONDS:
+            # Batches while images arrive quickly; an image after a quiet spell is indexed at once.
+            if len(self._pending) >= INDEX_BATCH or time.monotonic() - self._last_flush >= INDEX_BATCH_SECONDS:
                 self._flush()
 
     def flush(self) -> None:
@@ -205,6 +206,7 @@ class ImageStore:
         except sqlite3.DatabaseError as exc:
             self._recover(exc)  # the rebuilt index holds the pending entries: they are in the manifest
         self._pending.clear()
+        self._last_flush = time.monotonic()
 
     def _manifest_tail(self) -> bytes:
         return os.pread(self._manifest_fd, TAIL_BYTES, max(self._manifest_end - TAIL_BYTES, 0))

@@ -111,6 +111,7 @@ def test_a_new_store_says_nothing_about_its_index(tmp_path, caplog):
 
 def _store_then_die(root, count):
     """A run killed after writing manifest lines and before their index rows."""
+    store_module.INDEX_BATCH_SECONDS = 3600  # in this forked child only: nothing is flushed by time
     store = _opened(root)
     for n in range(count):
         _add(store, f"http://h/{n}.jpg", f"h/{n}.jpg", b"z" * 10)
@@ -305,15 +306,26 @@ def test_a_second_process_cannot_open_a_locked_store(tmp_path):
     assert queue.get(timeout=5) == "locked"
 
 
+def test_an_image_after_a_quiet_spell_is_indexed_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "INDEX_BATCH_SECONDS", 0.0)
+    store = _opened(tmp_path)
+    _add(store, "http://h/alone.jpg", "h/alone.jpg", b"alone")
+    reader = StoreIndex.open_reader(tmp_path)
+    assert reader.get(url_key("http://h/alone.jpg")).path == "h/alone.jpg"
+    reader.close()
+    store.close()
+
+
 def _read_index(root, queue):
     reader = StoreIndex.open_reader(root)
     queue.put((reader.count(), reader.get(url_key("http://h/0.jpg")).path))
     reader.close()
 
 
-def test_a_reader_opens_the_index_while_a_run_writes(tmp_path):
+def test_a_reader_opens_the_index_while_a_run_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "INDEX_BATCH_SECONDS", 3600)  # however slow the machine, one batch
     store = _opened(tmp_path)
-    for n in range(INDEX_BATCH):
+    for n in range(INDEX_BATCH):  # a full batch is written to the index at once
         _add(store, f"http://h/{n}.jpg", f"h/{n}.jpg", b"r" * 3)
     queue = FORK.Queue()
     process = FORK.Process(target=_read_index, args=(tmp_path, queue))
