@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from imagescraper import manifest
@@ -24,8 +25,11 @@ from imagescraper.errors import InputError
 from imagescraper.manifest import DropEntry, ImageEntry
 
 INDEX_NAME = "index.sqlite"
-# Bumped when the table or the URL key changes: an index of another version is rebuilt.
+# Bumped when the table changes: an index of another version is rebuilt.
 SCHEMA_VERSION = 1
+# The key of this URL is kept in the index: if the canonical form of URLs ever changes
+# (identity.py), every key is stale and the index is rebuilt.
+_KEY_PROBE = "HTTP://Example.COM:80/a%7e b/./c?b=2&a=1&a=0#part"
 # Bytes of the manifest, ending at the covered offset, kept to notice a manifest replaced by hand.
 TAIL_BYTES = 64
 # Rows per transaction while rebuilding: a run killed mid-rebuild resumes where it stopped.
@@ -41,7 +45,7 @@ CREATE TABLE images (
 ) WITHOUT ROWID;
 CREATE INDEX images_by_path ON images (path);
 CREATE TABLE state (name TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
-INSERT INTO state VALUES ('manifest_offset', 0), ('manifest_tail', x'');
+INSERT INTO state VALUES ('manifest_offset', 0), ('manifest_tail', x''), ('key_probe', '');
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 _UPSERT = f"INSERT OR REPLACE INTO images ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -93,10 +97,14 @@ class StoreIndex:
             why = index._created
         elif why is None and index.covers() > 0 and not index._matches(manifest_path):
             why = "the manifest no longer matches the index (replaced or cut)"
+        elif why is None and index.covers() > 0 and index._state("key_probe") != manifest.url_key(_KEY_PROBE):
+            why = "URLs are compared differently since it was made"
         if why is not None:
-            with index._lock, index._db:
+            with index._transaction():
                 index._db.execute("DELETE FROM images")
                 index._set_covered(0, b"")
+        with index._transaction():
+            index._db.execute("UPDATE state SET value = ? WHERE name = 'key_probe'", (manifest.url_key(_KEY_PROBE),))
         return index, index._catch_up(manifest_path, why)
 
     @classmethod
@@ -126,14 +134,31 @@ class StoreIndex:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _transaction(self):
+        # The connection is in autocommit mode (isolation_level=None), where ``with connection``
+        # would commit every statement on its own: rows and the covered offset must go together.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     # -- keeping level with the manifest ---------------------------------------------------------
     def covers(self) -> int:
         """How many bytes of the manifest the index holds."""
+        return int(self._state("manifest_offset"))
+
+    def _state(self, name: str):
         with self._lock:
-            return int(self._db.execute("SELECT value FROM state WHERE name = 'manifest_offset'").fetchone()[0])
+            row = self._db.execute("SELECT value FROM state WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def _tail(self) -> bytes:
-        return bytes(self._db.execute("SELECT value FROM state WHERE name = 'manifest_tail'").fetchone()[0])
+        return bytes(self._state("manifest_tail"))
 
     def _matches(self, manifest_path: Path) -> bool:
         offset, tail = self.covers(), self._tail()
@@ -180,12 +205,16 @@ class StoreIndex:
     # -- writing ---------------------------------------------------------------------------------
     def apply(self, entries: Iterable[ImageEntry | DropEntry], manifest_end: int, tail: bytes) -> None:
         """Record *entries* (in manifest order) and that the manifest is covered up to *manifest_end*."""
-        with self._lock, self._db:  # one transaction
+        with self._transaction():
+            rows = []
             for entry in entries:
                 if isinstance(entry, DropEntry):
+                    self._db.executemany(_UPSERT, rows)  # in order: a drop may follow its own image
+                    rows = []
                     self._db.execute("DELETE FROM images WHERE key = ?", (entry.key,))
                 else:
-                    self._db.execute(_UPSERT, _row(entry))
+                    rows.append(_row(entry))
+            self._db.executemany(_UPSERT, rows)
             self._set_covered(manifest_end, tail[-TAIL_BYTES:])
 
     # -- reading ---------------------------------------------------------------------------------

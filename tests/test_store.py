@@ -348,3 +348,17 @@ def test_opening_a_store_that_does_not_exist_without_creating_it(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         ImageStore(tmp_path / "nowhere").open(create=False)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_an_index_whose_url_keys_are_stale_is_rebuilt(tmp_path, caplog):
+    store = _opened(tmp_path)
+    _add(store, "http://h/a.jpg", "h/a.jpg", b"aaaa")
+    store.close()
+    with sqlite3.connect(tmp_path / ".imagescraper" / "index.sqlite") as db:  # as if made by another identity.py
+        db.execute("UPDATE state SET value = 'http://other/' WHERE name = 'key_probe'")
+        db.execute("UPDATE images SET key = 'stale:' || key")
+    with caplog.at_level(logging.INFO, logger="imagescraper.store"):
+        reopened = _opened(tmp_path)
+    assert "(URLs are compared differently since it was made)" in caplog.text
+    assert reopened.lookup("http://h/a.jpg") and reopened.index.count() == 1
+    reopened.close()
