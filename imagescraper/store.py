@@ -84,6 +84,13 @@ class ImageStore:
         except OSError as exc:
             raise InputError(f"image store {str(self.root)!r} cannot be created: {exc.strerror}") from None
         self._lock()
+        try:
+            self._open_locked()
+        except BaseException:
+            self.close()  # a store that could not be opened is not left locked
+            raise
+
+    def _open_locked(self) -> None:
         for leftover in self.incoming.iterdir():
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)

@@ -34,10 +34,16 @@ ENTRY_KINDS = {
     "missing": "Missing",
     "cut": "Cut",
     "altered": "Altered",
+    "unreadable": "Unreadable",
     "not-a-file": "Not a file",
     "bad-path": "Bad path",
 }
-STRAY_KINDS = {"file": "Unlisted file", "symlink": "Planted symlink", "special-file": "Unlisted special file"}
+STRAY_KINDS = {
+    "file": "Unlisted file",
+    "symlink": "Planted symlink",
+    "special-file": "Unlisted special file",
+    "unreadable-folder": "Unreadable folder",
+}
 # Problems kept for last-check.json; the log has every one of them.
 MAX_LISTED_PROBLEMS = 1000
 
@@ -162,36 +168,40 @@ class StoreCheck:
 
     # -- pass 2: everything on disk --------------------------------------------------------------
     def _walk(self, dir_fd: int, prefix: str) -> None:
+        # Streamed, not sorted: a urlfile job keeps every image of a host in one folder.
         with os.scandir(dir_fd) as listing:
-            names = sorted((item.name, item) for item in listing)
-        for name, item in names:
-            relative = prefix + name
-            if not prefix and name == META_DIR:
-                continue
-            self.summary.seen_on_disk += 1
-            self._tick(f"looked at {self.summary.seen_on_disk} files on disk")
-            if item.is_dir(follow_symlinks=False):
-                try:
-                    child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-                except OSError as exc:
-                    logger.error("Cannot read folder %s: %s", _shown(relative), exc.strerror)
-                    continue
-                try:
-                    self._walk(child, relative + "/")
-                finally:
-                    os.close(child)
-                continue
-            if _listed(self.store, relative):
-                continue  # the first pass checked it
-            if item.is_symlink():
-                problem = Problem("symlink", relative, None, f"points to {_shown(os.readlink(name, dir_fd=dir_fd))}")
-            elif item.is_file(follow_symlinks=False):
-                problem = Problem("file", relative, None, "the index does not list it")
-            else:
-                problem = Problem("special-file", relative, None, "a socket, pipe or device")
-            self._report(problem)
-            if self.repair:
-                self._move_aside(dir_fd, name, relative)
+            for item in listing:
+                self._look_at(dir_fd, prefix, item)
+
+    def _look_at(self, dir_fd: int, prefix: str, item: os.DirEntry) -> None:
+        name = item.name
+        relative = prefix + name
+        if not prefix and name == META_DIR:
+            return
+        self.summary.seen_on_disk += 1
+        self._tick(f"looked at {self.summary.seen_on_disk} files on disk")
+        if item.is_dir(follow_symlinks=False):
+            try:
+                child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            except OSError as exc:
+                self._report(Problem("unreadable-folder", relative, None, f"cannot be opened: {exc.strerror}"))
+                return
+            try:
+                self._walk(child, relative + "/")
+            finally:
+                os.close(child)
+            return
+        if _listed(self.store, relative):
+            return  # the first pass checked it
+        if item.is_symlink():
+            problem = Problem("symlink", relative, None, f"points to {_shown(os.readlink(name, dir_fd=dir_fd))}")
+        elif item.is_file(follow_symlinks=False):
+            problem = Problem("file", relative, None, "the index does not list it")
+        else:
+            problem = Problem("special-file", relative, None, "a socket, pipe or device")
+        self._report(problem)
+        if self.repair:
+            self._move_aside(dir_fd, name, relative)
 
     # -- reporting and repairing -----------------------------------------------------------------
     def _report(self, problem: Problem) -> None:
@@ -248,7 +258,7 @@ def _verify(root_fd: int, entry: ImageEntry) -> Problem | None:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return problem("not-a-file", "a symlink, not followed", movable=True)
-        return problem("not-a-file", f"cannot be read: {exc.strerror}", movable=True)
+        return problem("unreadable", f"cannot be opened: {exc.strerror}", movable=True)
     finally:
         os.close(parent)
     with open(fd, "rb", buffering=0) as handle:
@@ -259,7 +269,11 @@ def _verify(root_fd: int, entry: ImageEntry) -> Problem | None:
             return problem("cut", f"{info.st_size} of {entry.bytes} bytes", movable=True)
         if info.st_size > entry.bytes:
             return problem("altered", f"{info.st_size} bytes where {entry.bytes} were stored", movable=True)
-        if hashlib.file_digest(handle, "sha256").hexdigest() != entry.sha256:
+        try:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as exc:  # a bad disk sector, say
+            return problem("unreadable", f"cannot be read: {exc.strerror}", movable=True)
+        if digest != entry.sha256:
             return problem("altered", "the SHA-256 differs from the stored one", movable=True)
     return None
 

@@ -218,3 +218,17 @@ def test_a_name_that_is_not_utf8_is_reported_readably(root):
     summary, _ = _check(root, repair=True)
     assert _problems(summary) == [("file", "h/caf\\xe9.jpg", "the index does not list it")]
     assert summary.quarantined == 1
+
+
+def test_a_file_the_disk_cannot_read_is_reported_not_fatal(root, monkeypatch):
+    real_digest = hashlib.file_digest
+
+    def failing_disk(handle, name):
+        if os.readlink(f"/proc/self/fd/{handle.fileno()}").endswith("/h/c.jpg"):
+            raise OSError(5, "Input/output error")
+        return real_digest(handle, name)
+
+    monkeypatch.setattr(hashlib, "file_digest", failing_disk)
+    summary, _ = _check(root, repair=True)
+    assert _problems(summary) == [("unreadable", "h/c.jpg", "cannot be read: Input/output error")]
+    assert summary.whole == 3 and summary.dropped == 1 and "h/c.jpg" in _quarantined(root)
