@@ -194,7 +194,8 @@ class StoreIndex:
         if end > self.covers():
             self.apply(batch, end, _tail_of(manifest_path, end))
         if why is not None:
-            return f"Store index rebuilt from the manifest: {self.count():,} images ({why})"
+            count = self.count()
+            return f"Store index rebuilt from the manifest: {count:,} image{'' if count == 1 else 's'} ({why})"
         if lines:
             return (
                 f"Store index caught up with the manifest: {lines:,} line(s) it did not hold yet"

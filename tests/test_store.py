@@ -362,3 +362,23 @@ def test_an_index_whose_url_keys_are_stale_is_rebuilt(tmp_path, caplog):
     assert "(URLs are compared differently since it was made)" in caplog.text
     assert reopened.lookup("http://h/a.jpg") and reopened.index.count() == 1
     reopened.close()
+
+
+def test_an_index_that_breaks_during_a_run_is_rebuilt_from_the_manifest(tmp_path, caplog):
+    store = _opened(tmp_path)
+    _add(store, "http://h/a.jpg", "h/a.jpg", b"aaaa")
+    store.flush()
+    broken = store.index
+
+    def disk_error(key):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    broken.get = disk_error
+    with caplog.at_level(logging.INFO, logger="imagescraper.store"):
+        assert store.lookup("http://h/a.jpg") == StoredImage("h/a.jpg", 4, f"{4:064x}")
+    assert store.index is not broken
+    assert "The store index failed (database disk image is malformed): rebuilding it from the manifest" in caplog.text
+    assert "Store index rebuilt from the manifest: 1 image (the index was missing)" in caplog.text
+    _add(store, "http://h/b.jpg", "h/b.jpg", b"bb")
+    store.close()
+    assert StoreIndex.open_reader(tmp_path).count() == 2
