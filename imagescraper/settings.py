@@ -9,7 +9,8 @@ BOT_NAME = "imagescraper"
 SPIDER_MODULES = ["imagescraper.spiders"]
 NEWSPIDER_MODULE = "imagescraper.spiders"
 # Our own `crawl` command: same options as Scrapy's, plus one-line errors and the documented
-# exit statuses (0 all stored, 1 failures, 2 bad input, 3 store busy).
+# exit statuses (0 all stored, 1 failures, 2 bad input, 3 store busy); and `checkstore`, which
+# verifies a store against its index with the same conventions.
 COMMANDS_MODULE = "imagescraper.commands"
 USER_AGENT = "imagescraper/0.1 (image collection downloader)"
 
