@@ -382,3 +382,20 @@ def test_an_index_that_breaks_during_a_run_is_rebuilt_from_the_manifest(tmp_path
     _add(store, "http://h/b.jpg", "h/b.jpg", b"bb")
     store.close()
     assert StoreIndex.open_reader(tmp_path).count() == 2
+
+
+def test_a_file_reaches_the_disk_before_anything_records_it(tmp_path, monkeypatch):
+    events = []
+    store = _opened(tmp_path, durable=True)
+    monkeypatch.setattr(store_module, "sync_file", lambda fd: events.append("sync file"))
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("rename"), real_replace(a, b))[1])
+    store.directory_syncs = store_module.DirectorySyncs(sync=lambda path: events.append(f"sync {path.name}/"))
+    real_append = store._append
+    monkeypatch.setattr(store, "_append", lambda data: (events.append("manifest line"), real_append(data))[1])
+    real_apply = store.index.apply
+    monkeypatch.setattr(store.index, "apply", lambda *a: (events.append("index rows"), real_apply(*a))[1])
+
+    _add(store, "http://h/a.jpg", "h/a.jpg", b"aaaa")
+    store.close()
+    assert events == [f"sync {tmp_path.name}/", "sync file", "rename", "sync h/", "manifest line", "index rows"]
