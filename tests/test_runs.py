@@ -78,7 +78,9 @@ def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path,
         _wait_for(lambda target=target: _manifest_lines(store) >= target, 60, f"{target} stored images")
         os.kill(running.pid, signal.SIGKILL)
         running.wait()
-        for relative, body in stored_files(store).items():
+        after_kill = stored_files(store)
+        assert len(after_kill) >= target
+        for relative, body in after_kill.items():
             assert images.sha256(body) in wanted, f"{relative} is not a complete original"
         assert not listed_before & set(server.paths_requested()), "an image listed before the run was fetched again"
 
@@ -223,7 +225,10 @@ def test_a_hostile_list_finishes_well_inside_four_minutes_with_default_settings(
 
 def test_stored_images_open_in_pillow(run_urlfile, server):
     result = run_urlfile([server.url(path) for path in SAMPLES])
-    for relative in result.stored_files():
+    assert result.status == 0, result.log
+    stored = result.stored_files()
+    assert sorted(stored.values()) == sorted(SAMPLES.values())
+    for relative in stored:
         with Image.open(result.store / relative) as image:
             image.load()
 

@@ -109,5 +109,5 @@ def test_a_missing_private_name_stops_the_run_at_start_with_one_line(monkeypatch
     monkeypatch.delattr(Scraper, "_check_if_closing")
     with pytest.raises(IncompatibleScrapyError, match=r"Scraper\._check_if_closing .*pip install 'scrapy>=2.19,<2.20'"):
         check_private_names()
-    with pytest.raises(IncompatibleScrapyError):
+    with pytest.raises(IncompatibleScrapyError, match=r"Scraper\._check_if_closing"):
         UrlFileSpider.from_crawler(object(), path="unused")
