@@ -35,6 +35,7 @@ class ProjectConfig:
     lofter_api_url: str
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
+    durable: bool
     # Fleet mode (issue 17): None on a server that works alone.
     frontier: FrontierAddress | None = None
     frontier_name: str = "urlfile"
@@ -62,6 +63,7 @@ class ProjectConfig:
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
+            durable=_flag(settings, "IMAGESCRAPER_DURABLE"),
             **_frontier_settings(settings),
         )
 
@@ -103,6 +105,15 @@ def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value
+
+
+def _flag(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        raise InputError(
+            f"setting {name}={settings.get(name)!r} is not true or false: pass -s {name}=true or -s {name}=false"
+        ) from None
 
 
 def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
