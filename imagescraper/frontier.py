@@ -264,6 +264,41 @@ class Frontier:
         """Whether a live worker is still adding a URL file (so an empty queue may fill again)."""
         return bool(await self._run("adding_elsewhere", self.worker))
 
+    async def forget(self, worker: str) -> int:
+        """A server gone for good (its disk with it): its images count as never fetched again.
+
+        What it stored leaves the "stored" hash and the "seen" set, and the URL files are marked
+        as not added, so the next run of any server queues those URLs again; what it held or was
+        set aside for it goes back to the queue. Returns how many stored images were forgotten.
+        """
+        if await self.client.exists(self.key(f"alive:{worker}")):
+            raise ValueError(f"worker {worker!r} is running (its lease is alive): stop it first")
+        forgotten = 0
+        cursor = 0
+        while True:
+            cursor, fields = await self.client.hscan(self.key("stored"), cursor, count=1000)
+            mine = [
+                fp for fp, owner in fields.items() if (owner.decode() if isinstance(owner, bytes) else owner) == worker
+            ]
+            if mine:
+                async with self.client.pipeline(transaction=True) as batch:
+                    batch.hdel(self.key("stored"), *mine)
+                    batch.srem(self.key("seen"), *mine)
+                    await batch.execute()
+                forgotten += len(mine)
+            if cursor == 0:
+                break
+        async with self.client.pipeline(transaction=True) as batch:
+            batch.delete(self.key("files"))
+            batch.hdel(self.key("count:stored"), worker)
+            batch.hdel(self.key("count:failed"), worker)
+            batch.srem(self.key("workers"), worker)
+            await batch.execute()
+        for source in (f"mine:{worker}", f"processing:{worker}"):
+            while await self.client.lmove(self.key(source), self.key("queue"), "RIGHT", "LEFT") is not None:
+                pass
+        return forgotten
+
     async def failures(self, limit: int) -> list[tuple[str, str]]:
         """The latest *limit* failed URLs with their reasons, newest first."""
         raw = await self.client.zrevrange(self.key("failed"), 0, limit - 1)

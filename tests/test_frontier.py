@@ -221,3 +221,28 @@ def test_status_lines_show_the_fleet(fleet, redis_server):
         "  latest failures (of 1; they are retried by the next run):",
         "    http://img.example/2.jpg: http-404",
     ]
+
+
+def test_forgetting_a_server_gone_for_good_queues_its_images_again(fleet):
+    async def scenario(make):
+        a, b = make("a"), make("b")
+        await a.heartbeat()
+        await a.add(pairs(4))
+        await a.mark_file_added("f1")
+        for entry in await a.take(2):
+            await a.settle(entry, stored=True)
+        for entry in await b.take(1):
+            await b.settle(entry, stored=True)
+        held = await a.take(1)
+        with pytest.raises(ValueError, match="is running"):
+            await b.forget("a")
+        await b.client.delete(b.key("alive:a"))  # a is gone
+        forgotten = await b.forget("a")
+        # The next run of a server re-reads its file (no longer marked added): a's URLs are new again.
+        readded = await b.add(pairs(4)) if not await b.file_added("f1") else -1
+        return held, forgotten, readded, await b.counts()
+
+    held, forgotten, readded, counts = fleet(scenario)
+    assert forgotten == 2 and readded == 2
+    assert counts.done == 1 and counts.queued == 3  # the one a held, and the two it had stored
+    assert [w.name for w in counts.workers] == ["b"] and held

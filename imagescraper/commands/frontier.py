@@ -1,8 +1,10 @@
-"""`scrapy frontier status`: the fleet's view of the shared frontier, for an operator.
+"""`scrapy frontier status`: the fleet's view of the shared frontier, for an operator; and
+`scrapy frontier forget WORKER` for a server gone for good with its disk.
 
 Reads ``IMAGESCRAPER_FRONTIER`` and ``IMAGESCRAPER_FRONTIER_NAME`` like a crawl does (``-s`` or
 the environment) and prints what is queued, in progress, done and failed, in all and per worker.
-Exit status 0, or 2 when the frontier is not configured or cannot be reached.
+Exit status 0; 1 when asked to forget a worker that is running; 2 when the frontier is not configured
+or cannot be reached.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "status [--failed N]"
+        return "status [--failed N] | forget WORKER"
 
     def add_options(self, parser):
         super().add_options(parser)
@@ -32,8 +34,8 @@ class Command(ScrapyCommand):
         return "Show the fleet's shared frontier (fleet mode): queued, in progress, done, failed"
 
     def run(self, args, opts):
-        if args != ["status"]:
-            raise UsageError("scrapy frontier status")
+        if not (args == ["status"] or (len(args) == 2 and args[0] == "forget")):
+            raise UsageError("scrapy frontier status [--failed N], or scrapy frontier forget WORKER")
         try:
             config = ProjectConfig.from_settings(self.settings)
         except StartupError as error:
@@ -48,7 +50,15 @@ class Command(ScrapyCommand):
             self.exitcode = int(ExitStatus.BAD_INPUT)
             return
         try:
+            if args[0] == "forget":
+                forgotten = asyncio.run(_forget(config.frontier, config.frontier_name, args[1]))
+                print(f"forgot {forgotten} image(s) stored by {args[1]}: the next run of any server queues them again")
+                return
             counts, failures = asyncio.run(_read(config.frontier, config.frontier_name, max(opts.failed, 0)))
+        except ValueError as exc:
+            print(f"scrapy frontier: {exc}")
+            self.exitcode = int(ExitStatus.FAILURES)
+            return
         except Exception as exc:  # redis-py's errors name the host and port, never the password
             print(f"scrapy frontier: frontier {config.frontier} cannot be read: {exc}")
             self.exitcode = int(ExitStatus.BAD_INPUT)
@@ -56,14 +66,26 @@ class Command(ScrapyCommand):
         print("\n".join(status_lines(config.frontier, config.frontier_name, counts, failures)))
 
 
-async def _read(address: FrontierAddress, name: str, failed: int) -> tuple[FleetCounts, list[tuple[str, str]]]:
+def _client(address: FrontierAddress):
     import redis.asyncio
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    client = redis.asyncio.Redis(
+    return redis.asyncio.Redis(
         **address.client_options(), socket_connect_timeout=5, socket_timeout=10, retry=Retry(NoBackoff(), 0)
     )
+
+
+async def _forget(address: FrontierAddress, name: str, worker: str) -> int:
+    client = _client(address)
+    try:
+        return await Frontier(client, name=name, worker="operator", lease=1).forget(worker)
+    finally:
+        await client.aclose()
+
+
+async def _read(address: FrontierAddress, name: str, failed: int) -> tuple[FleetCounts, list[tuple[str, str]]]:
+    client = _client(address)
     try:
         frontier = Frontier(client, name=name, worker="status", lease=1)
         return await frontier.counts(), (await frontier.failures(failed) if failed else [])
