@@ -37,6 +37,7 @@ from imagescraper.paths import clean_segment, image_file_name, store_relpath
 from imagescraper.signals import image_failed
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import RejectedImage, inspect_image
+from imagescraper.video import inspect_video
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ class OriginalImagesPipeline(ImagesPipeline):
     def __init__(self, store_uri, *, crawler):
         super().__init__(store_uri, crawler=crawler)
         config = ProjectConfig.from_settings(crawler.settings)
-        self.max_pixels = config.max_pixels
+        self.max_decoded_bytes = config.max_decoded_bytes
+        self.max_video_bytes = config.max_video_bytes
         self.image_store = ImageStore(self.store.basedir)
         # Locked here, before the engine opens the spider: a busy store stops the run before
         # anything starts (and before any signal says a run began).
@@ -103,10 +105,16 @@ class OriginalImagesPipeline(ImagesPipeline):
     # -- overridable interface of the media pipelines ------------------------------------------
     def get_media_requests(self, item: ImageItem, info) -> list[Request]:
         headers = {"Referer": item.referer} if item.referer else {}
-        # Image hosts are never in a spider's allowed_domains; the address guard still applies.
-        return [
-            Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True}) for url in item.image_urls
-        ]
+        requests = []
+        for url in item.image_urls:
+            # Image hosts are never in a spider's allowed_domains; the address guard still applies.
+            meta = {"allow_offsite": True}
+            if url in item.alternates:
+                meta["alternate_url"] = item.alternates[url]
+            if item.media == "video":
+                meta["download_maxsize"] = self.max_video_bytes
+            requests.append(Request(url, callback=NO_CALLBACK, headers=headers, meta=meta))
+        return requests
 
     def media_to_download(self, request: Request, info, *, item: Any = None):
         if self.replace:
@@ -137,7 +145,11 @@ class OriginalImagesPipeline(ImagesPipeline):
         return {"url": url, "path": image.path, "checksum": image.sha256, "status": "downloaded"}
 
     def _validate_and_store(self, url: str, key: str, body: bytes, item: ImageItem) -> StoredImage:
-        facts = inspect_image(body, max_pixels=self.max_pixels, min_width=self.min_width, min_height=self.min_height)
+        if item.media == "video":
+            return self._store_video(url, key, body, item)
+        facts = inspect_image(
+            body, max_decoded_bytes=self.max_decoded_bytes, min_width=self.min_width, min_height=self.min_height
+        )
         image = StoredImage(self._relpath(key, item, facts.extension), len(body), hashlib.sha256(body).hexdigest())
         record = {
             "path": image.path,
@@ -153,6 +165,23 @@ class OriginalImagesPipeline(ImagesPipeline):
         }
         self.image_store.add(url, image, body, record)
         return image
+
+    def _store_video(self, url: str, key: str, body: bytes, item: ImageItem) -> StoredImage:
+        """Videos (LOFTER video posts): checked as a complete MP4 container, stored as sent."""
+        facts = inspect_video(body, max_bytes=self.max_video_bytes)
+        video = StoredImage(self._relpath(key, item, facts.extension), len(body), hashlib.sha256(body).hexdigest())
+        record = {
+            "path": video.path,
+            "sha256": video.sha256,
+            "bytes": video.size,
+            "format": facts.format,
+            "media": "video",
+            "title": item.post_title,
+            **item.extra,
+            "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.image_store.add(url, video, body, record)
+        return video
 
     def media_failed(self, failure, request: Request, info):
         raise classify(request.url, failure.value)
@@ -179,8 +208,11 @@ class OriginalImagesPipeline(ImagesPipeline):
         """The stored path of an image; needs the response, since the extension is its real format."""
         if response is None:
             raise ValueError("the stored path depends on the image's real format: pass the response")
-        facts = inspect_image(response.body, max_pixels=self.max_pixels)
-        return self._relpath(canonicalize_url(request.url), item, facts.extension)
+        if item is not None and item.media == "video":
+            extension = inspect_video(response.body, max_bytes=self.max_video_bytes).extension
+        else:
+            extension = inspect_image(response.body, max_decoded_bytes=self.max_decoded_bytes).extension
+        return self._relpath(canonicalize_url(request.url), item, extension)
 
     def _relpath(self, url_key: str, item: ImageItem, extension: str) -> str:
         return store_relpath(folders_for(item), image_file_name(url_key, extension))
