@@ -205,7 +205,7 @@ def test_an_empty_blog_is_said_and_succeeds(plain_site, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"domain": "https://example.com/x"}, "is not a LOFTER blog or post"),
+        ({"domain": "https://example.com/x"}, "is not a LOFTER blog, post, tag or collection"),
         ({}, "no blog given"),
         ({"domain": "ceshi", "start_page": "0"}, "start_page='0' is not a whole number"),
         ({"domain": "ceshi", "max_pages": "many"}, "max_pages='many' is not a whole number"),

@@ -75,6 +75,9 @@ KNOWN_IMAGES = {
     for post in blog["posts"].values()
     for _, path, _ in post.get("images", []) + post.get("inline", [])
 } | {SITE["related_thumbnail"][1], SITE["avatar"][1]}
+# The image of the post FakeLofter.new_post puts on top of blog "neu".
+NEW_POST_IMAGE = "/img/4e4e4e4e4e4e4e4e/TmV3UG9zdA.jpg"
+KNOWN_IMAGES.add(NEW_POST_IMAGE)
 
 
 @dataclass(frozen=True)
@@ -363,7 +366,7 @@ class FakeLofter:
         ]
 
     def new_api_post(self) -> dict:
-        label, path = "imglf4", "/img/4e4e4e4e4e4e4e4e/TmV3UG9zdA.jpg"
+        label, path = "imglf4", NEW_POST_IMAGE
         links = [
             {"raw": self.image_url(label, path), "orign": f"{self.image_url(label, path)}?{THUMB.format('1680x0')}"}
         ]
@@ -554,14 +557,14 @@ class _Handler(BaseHTTPRequestHandler):
             reply(400, {}, "unknown method")
 
     def _tag_posts(self, form: dict):
-        """The tag API: a ``code``/``data`` envelope, two posts a call, ``type`` orders them."""
+        """The tag API: a ``code``/``data`` envelope, one post a call, ``type`` orders them."""
         tagged = self.site.tagged(form.get("tag", ""))
         if form.get("type") in ("total", "week", "month", "date"):
             tagged.reverse()  # "hottest first" here is simply the other order
         offset = int(form.get("offset") or 0)
-        chunk = tagged[offset : offset + 2]
+        chunk = tagged[offset : offset + 1]
         more = offset + len(chunk) < len(tagged)
-        data = {"list": [self.site.post_view(blog, key) for blog, key in chunk], "offset": offset + 2 if more else -1}
+        data = {"list": [self.site.post_view(blog, key) for blog, key in chunk], "offset": offset + 1 if more else -1}
         self._answer(200, "application/json", json.dumps({"code": 0, "msg": "", "data": data}))
 
     def _video(self):
