@@ -16,6 +16,7 @@ import pytest
 
 from imagescraper.lofter.api import (
     LofterApiError,
+    next_cursor,
     parse_collection_page,
     parse_data_envelope,
     parse_envelope,
@@ -71,3 +72,21 @@ def test_every_case_is_complete():
     assert len(cases) >= 20
     for case in cases:
         assert (case / "meta.json").exists() and (case / "expected.json").exists(), case.name
+
+
+@pytest.mark.parametrize(
+    ("sent", "returned", "answer", "expected"),
+    [
+        (0, 50, 50, 50),  # the usual step
+        (0, 47, 47, 47),  # fewer than asked: the cursor, not page * size, leads
+        (100, 50, -1, None),  # below 0: the end
+        (0, 50, 60, None),  # jumped past what was returned: gallery-dl stops here
+        (50, 0, 50, None),  # nothing returned
+        (50, 10, 50, None),  # a cursor that does not move would ask for the same page forever
+        (0, 5, None, None),
+        (0, 5, "55", None),
+        (0, 5, True, None),
+    ],
+)
+def test_next_cursor(sent, returned, answer, expected):
+    assert next_cursor(sent, returned, answer) == expected
