@@ -77,6 +77,8 @@ DOWNLOADER_MIDDLEWARES = {
     "imagescraper.retry.BackoffRetryMiddleware": 550,
     # An image whose original may live at two addresses (LOFTER legacy hosts) tries the other on 403/404.
     "imagescraper.lofter.alternates.AlternateAddressMiddleware": 580,
+    # The LOFTER login header goes to LOFTER's page and API hosts only, redirects included.
+    "imagescraper.lofter.login.LoginHeaderScopeMiddleware": 590,
 }
 
 # --- Network safety -----------------------------------------------------------------------------

@@ -16,6 +16,8 @@ with a reason, or an error line.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from scrapy import FormRequest, Request
 from w3lib.url import canonicalize_url
 
@@ -161,6 +163,11 @@ class LofterSpider(ImageSpider):
             headers[config.lofter_login_header[0]] = config.lofter_login_header[1]
         spider.lofter_headers = {name: value for name, value in headers.items() if value}
         return spider
+
+    def login_hosts(self, netloc: str) -> bool:
+        """Where the login header may go: blog hosts, the www host and the API host."""
+        netloc = netloc.lower()
+        return netloc in (self.urls.www_host, urlsplit(self.api).netloc.lower()) or bool(self.urls.blog_of_host(netloc))
 
     # -- counting what happens to pages and posts ------------------------------------------------
     def _error(self, reason: str, message: str, *args):
@@ -445,6 +452,8 @@ class LofterSpider(ImageSpider):
         return False
 
     def _page_failed(self, failure):
+        if failure.request.callback == self.parse_post:
+            self._outcomes["errors"] += 1
         self._error("page-failed", "Could not fetch %s: %s", failure.request.url, failure.value)
 
     # -- items --------------------------------------------------------------------------------------
