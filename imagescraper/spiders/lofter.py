@@ -52,11 +52,12 @@ from imagescraper.spiders.base import ImageSpider, parse_bool, url_fingerprint
 
 PAGE_SLOT = "lofter-pages"
 SOURCES = ("auto", "api", "html")
+# Which value to copy depends on how the user logs in (IshtarTang's README, research/lofter.md 8).
 LOGIN_HINT = (
-    "pass your login: the browser's cookies with -s IMAGESCRAPER_LOFTER_COOKIES='LOFTER_SESS=...' (copy LOFTER_SESS "
-    "if you log in with a phone number or password, NTES_SESS with a NetEase mailbox, LOFTER-PHONE-LOGIN-AUTH with "
-    "the app's QR code), or the app's header with -s IMAGESCRAPER_LOFTER_LOGIN_HEADER='lofter-phone-login-auth: "
-    "...' (or 'Authorization: ...', whichever the app sends)"
+    "copy from your browser the cookie of your way of logging in: LOFTER_SESS (QQ, WeChat or Weibo), NTES_SESS "
+    "(NetEase e-mail), LOFTER-PHONE-LOGIN-AUTH (phone number) or Authorization (LOFTER id), and pass it as "
+    "-s IMAGESCRAPER_LOFTER_COOKIES='NAME=VALUE'; for the app API pass the phone or LOFTER-id value as "
+    "-s IMAGESCRAPER_LOFTER_LOGIN_HEADER='lofter-phone-login-auth: VALUE' or 'Authorization: VALUE'"
 )
 
 
