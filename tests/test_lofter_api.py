@@ -238,8 +238,13 @@ def test_likes_need_the_login_header(site, tmp_path):
     assert all(call.headers["authorization"] == TOKEN for call in calls)
     assert TOKEN not in likes.log
 
+    site.requests.clear()
     shares = run(site, tmp_path / "shares", settings=header, shares="true")
     assert folders(shares) == {"ceshi/动图_测试_6979321858"}
+    assert [call.form for call in api_calls(site)] == [
+        {"method": "shares", "offset": "0", "limit": "50", "returnData": "1"}
+    ]
+    assert all(call.path == "/v1.1/batchdata.api?product=lofter-android-7.9.10" for call in api_calls(site))
 
 
 def test_new_only_stops_at_the_first_page_with_nothing_new(site, tmp_path):

@@ -37,6 +37,11 @@ class CollectionTarget:
     collection_id: int
 
 
+@dataclass(frozen=True)
+class LikesTarget:
+    method: str  # "favorites" (likes) or "shares", as batchdata.api names them
+
+
 def check_tag(text: str) -> str:
     tag = (text or "").strip()
     if not tag or len(tag) > 100 or any(ord(c) < 32 for c in tag):

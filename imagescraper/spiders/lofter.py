@@ -19,14 +19,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from scrapy import FormRequest, Request
-from w3lib.url import canonicalize_url
 
 from imagescraper.errors import InputError
-from imagescraper.items import ImageItem
 from imagescraper.lofter import forms
 from imagescraper.lofter.addresses import (
     BlogUrls,
     CollectionTarget,
+    LikesTarget,
     PostTarget,
     TagTarget,
     check_collection,
@@ -38,17 +37,14 @@ from imagescraper.lofter.api import (
     NOT_FOUND,
     LofterApiError,
     next_cursor,
-    parse_collection_page,
-    parse_data_envelope,
     parse_envelope,
-    parse_liked_page,
     parse_post_detail,
     parse_post_list,
-    parse_tag_page,
 )
 from imagescraper.lofter.html import is_login_shell, parse_list_page, parse_post_page
-from imagescraper.lofter.post import LofterPost
-from imagescraper.spiders.base import ImageSpider, parse_bool, url_fingerprint
+from imagescraper.spiders.base import ImageSpider, parse_bool
+from imagescraper.spiders.lofter_feeds import LofterFeeds
+from imagescraper.spiders.lofter_outcomes import PostOutcomes
 
 PAGE_SLOT = "lofter-pages"
 SOURCES = ("auto", "api", "html")
@@ -71,12 +67,7 @@ def _positive_int(name: str, value) -> int:
     return number
 
 
-class LikesTarget:
-    def __init__(self, method: str):
-        self.method = method  # favorites or shares
-
-
-class LofterSpider(ImageSpider):
+class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
     """Arguments: ``domain`` (blog name, blog address, post, tag or collection link), ``tag``,
     ``ranking``, ``collection``, ``likes``, ``shares``, ``start_page`` (default 1), ``max_pages``
     (default 160), ``source`` (auto, api or html), ``videos``, ``new_only``, ``replace``."""
@@ -170,44 +161,6 @@ class LofterSpider(ImageSpider):
         netloc = netloc.lower()
         return netloc in (self.urls.www_host, urlsplit(self.api).netloc.lower()) or bool(self.urls.blog_of_host(netloc))
 
-    # -- counting what happens to pages and posts ------------------------------------------------
-    def _error(self, reason: str, message: str, *args):
-        """Something that may hide images from us: counted, and the run's exit status is 1."""
-        self.logger.error(message, *args)
-        self.crawler.stats.inc_value("imagescraper/errors")
-        self.crawler.stats.inc_value(f"imagescraper/errors/{reason}")
-
-    def _skip(self, what: str, message: str, *args):
-        """Something with no image to fetch (a deleted post, a video): counted, not an error."""
-        self.logger.info(message, *args)
-        self.crawler.stats.inc_value(f"imagescraper/skipped/{what}")
-
-    def _post_error(self, reason: str, message: str, *args):
-        self._outcomes["errors"] += 1
-        self._error(reason, message, *args)
-
-    def _post_skipped(self, what: str, message: str, *args):
-        self._outcomes["skipped"] += 1
-        self._skip(what, message, *args)
-
-    def _stopped_at_limit(self, what: str, page: int):
-        message = (
-            f"{what}: stopped at the page limit: page {page} of max_pages={self.max_pages}; "
-            f"pass -a max_pages={self.max_pages * 2} (or more) for more"
-        )
-        self.logger.warning(message)
-        self.crawler.stats.set_value("imagescraper/stopped_early", message)
-
-    def closed(self, reason):
-        total = sum(self._outcomes.values())
-        self.logger.info(
-            "LOFTER: %d post(s) listed: %d with images or a video queued, %d skipped, %d with an error",
-            total,
-            self._outcomes["queued"],
-            self._outcomes["skipped"],
-            self._outcomes["errors"],
-        )
-
     # -- requests ---------------------------------------------------------------------------------
     def _page_request(self, url: str, callback, **meta) -> Request:
         return Request(
@@ -238,19 +191,6 @@ class LofterSpider(ImageSpider):
         return self._page_request(
             self.urls.page(blog, page), self.parse_list, blog=blog, page=page, then_post=then_post
         )
-
-    def _tag_request(self, page: int, offset: int) -> FormRequest:
-        target: TagTarget = self.target
-        form = forms.tag_form(target.tag, target.ranking, offset)
-        return self._api_request(forms.TAG_POSTS, form, self.parse_tag, page=page, offset=offset)
-
-    def _collection_request(self, page: int, offset: int) -> FormRequest:
-        form = forms.collection_form(self.target.collection_id, offset, self.config.lofter_posts_per_page)
-        return self._api_request(forms.COLLECTION, form, self.parse_collection, page=page, offset=offset)
-
-    def _likes_request(self, page: int, offset: int) -> FormRequest:
-        form = forms.likes_form(self.target.method, offset, self.config.lofter_posts_per_page, None)
-        return self._api_request(forms.LIKES, form, self.parse_likes, page=page, offset=offset)
 
     async def start(self):
         target = self.target
@@ -291,31 +231,6 @@ class LofterSpider(ImageSpider):
         if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
             yield self._api_list(blog, page + 1, more)
 
-    def _listed(self, posts: list[LofterPost], blog: str | None, page: int, more, what: str):
-        """The posts of one listing page, and the page-limit line when more were left unread."""
-        if page >= self.start_page:
-            for post in posts:
-                yield from self._items(post, blog)
-        if more is not None and self._last_page(page):
-            self._stopped_at_limit(what, page)
-
-    def _nothing_new(self, posts: list[LofterPost], page: int) -> bool:
-        """new_only: does this page hold nothing that is not stored yet (pinned posts left out)?"""
-        if not self.new_only or self.replace or page < self.start_page:
-            return False
-        checked = [post for post in posts if not post.pinned and (post.images or post.video)]
-        if not checked or not all(self._stored(url) for post in checked for url in post.images):
-            return False
-        self.logger.info("new_only: page %d holds no new post; not reading further", page)
-        return True
-
-    def _stored(self, url: str) -> bool:
-        for component in self.crawler.engine.scraper.itemproc.middlewares:
-            store = getattr(component, "image_store", None)
-            if store is not None:
-                return store.lookup(canonicalize_url(url)) is not None
-        return False
-
     def parse_api_post(self, response):
         target: PostTarget = response.meta["target"]
         try:
@@ -325,51 +240,6 @@ class LofterSpider(ImageSpider):
             yield from self._api_gave_up(exc, f"post {self.urls.post(target.blog, target.permalink)}", fallback)
             return
         yield from self._items(post, target.blog)
-
-    def parse_tag(self, response):
-        page, offset = response.meta["page"], response.meta["offset"]
-        what = f"Tag {self.target.tag!r}"
-        try:
-            posts, cursor = parse_tag_page(parse_data_envelope(response.body))
-        except LofterApiError as exc:
-            yield from self._api_gave_up(exc, f"tag {self.target.tag!r}", None)
-            return
-        if not posts and page == 1:
-            self._skip("empty-tags", "%s has no posts", what)
-        # The tag cursor may jump over posts the server filtered out; it only has to move on.
-        more = cursor if isinstance(cursor, int) and cursor > offset and posts else None
-        yield from self._listed(posts, None, page, more, what)
-        if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
-            yield self._tag_request(page + 1, more)
-
-    def parse_collection(self, response):
-        page, offset = response.meta["page"], response.meta["offset"]
-        what = f"Collection {self.target.collection_id}"
-        try:
-            posts, total = parse_collection_page(parse_envelope(response.body))
-        except LofterApiError as exc:
-            yield from self._api_gave_up(exc, f"collection {self.target.collection_id}", None)
-            return
-        if not posts and page == 1:
-            self._skip("empty-collections", "%s has no posts", what)
-        read = offset + len(posts)
-        more = read if posts and (total is None or read < total) else None
-        yield from self._listed(posts, None, page, more, what)
-        if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
-            yield self._collection_request(page + 1, more)
-
-    def parse_likes(self, response):
-        page, offset = response.meta["page"], response.meta["offset"]
-        what = "Your likes" if self.target.method == "favorites" else "Your shares"
-        try:
-            posts, cursor = parse_liked_page(parse_envelope(response.body))
-        except LofterApiError as exc:
-            yield from self._api_gave_up(exc, what.lower(), None)
-            return
-        more = next_cursor(offset, len(posts), cursor)
-        yield from self._listed(posts, None, page, more, what)
-        if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
-            yield self._likes_request(page + 1, more)
 
     def _api_gave_up(self, exc: LofterApiError, what: str, fallback: Request | None):
         if exc.status == NOT_FOUND:
@@ -456,54 +326,3 @@ class LofterSpider(ImageSpider):
         if failure.request.callback == self.parse_post:
             self._outcomes["errors"] += 1
         self._error("page-failed", "Could not fetch %s: %s", failure.request.url, failure.value)
-
-    # -- items --------------------------------------------------------------------------------------
-    def _items(self, post: LofterPost, blog: str | None):
-        if post.post_id in self._done_posts:
-            return  # listed again (an API page, then the fallback pages): it has its outcome already
-        self._done_posts.add(post.post_id)
-        blog = post.blog or blog or ""
-        url = post.url or self.urls.post(blog, post.permalink)
-        video = None
-        if post.kind == "video":
-            if not self.videos:
-                self._post_skipped("video-posts", "Post %s is a video post: skipped (pass -a videos=true)", url)
-                return
-            if not post.video:
-                self._post_error("video-missing", "Video post %s names no video file LOFTER would serve", url)
-                return
-            video = post.video
-        images = self._fresh(post.images)
-        if not images and video is None:
-            if post.images:
-                self._post_skipped("posts-already-listed", "Post %s: its images came with another post", url)
-            else:
-                self._post_skipped("posts-without-images", "Post %s has no images", url)
-            return
-        self._outcomes["queued"] += 1
-        common = {
-            "post_title": post.folder_title,
-            "post_id": str(post.post_id),
-            "post_excerpt": post.excerpt,
-            "blog_name": blog,
-            "referer": url,
-            "extra": {"post_url": url, "post_title": post.title, "tags": post.tags, "published": post.published},
-        }
-        if images:
-            self.crawler.stats.inc_value("imagescraper/queued", len(images))
-            alternates = {image: post.alternates[image] for image in images if image in post.alternates}
-            yield ImageItem(image_urls=images, alternates=alternates, **common)
-        if video is not None:
-            self.crawler.stats.inc_value("imagescraper/queued")
-            yield ImageItem(image_urls=[video], media="video", **common)
-
-    def _fresh(self, urls: list[str]) -> list[str]:
-        fresh = []
-        for image in urls:
-            fingerprint = url_fingerprint(canonicalize_url(image))
-            if fingerprint in self._seen_images:
-                self.crawler.stats.inc_value("imagescraper/skipped/duplicate-urls")
-            else:
-                self._seen_images.add(fingerprint)
-                fresh.append(image)
-        return fresh
