@@ -17,67 +17,35 @@ from __future__ import annotations
 
 import html
 import io
-import json
-import struct
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from string import Template
 from urllib.parse import parse_qs, quote, urlsplit
 
 from PIL import Image, ImageDraw
 
 from demo import images
-from imagescraper.lofter.post import text_excerpt
+from demo.fakelofter.api import AppApi
+from demo.fakelofter.data import (
+    API_PAGE_CAP,
+    HERE,
+    HOSTS,
+    IMAGE_HOSTS,
+    KNOWN_IMAGES,
+    LOGIN_COOKIE,
+    LOGIN_HEADER,
+    MANY,
+    OTHER_HOSTS,
+    SITE,
+    THEMES,
+    THUMB,
+    images_free_text,
+    sample_mp4,
+)
 
-HERE = Path(__file__).parent
-SITE = json.loads((HERE / "site.json").read_text("utf-8"))
-THEMES = ("mpost", "gray")
-LOGIN_COOKIE = "LOFTER_SESS"
-LOGIN_HEADER = "lofter-phone-login-auth"
-THUMB = "imageView&thumbnail={}&quality=96&stripmeta=0"
-# The API answers at most this many posts per call whatever limit is asked: its cursor, not
-# page * size, says where the next call starts.
-API_PAGE_CAP = 47
-# A blog of 1,700 posts ("many"): text posts, and a photo post every 100th.
-MANY = 1700
-# Hosts that are not "<label>.lofter.test" or "<label>.lf127.test".
-OTHER_HOSTS = {"nos": "nos.netease.test", "elsewhere": "pic.elsewhere.test", "vod": "vodfake.vod.126.test"}
-
-
-def _many_blog() -> dict:
-    posts = {}
-    for number in range(1, MANY + 1):
-        key = f"M{number:04d}"
-        post = {"hex": f"{0x3000000000 + number:x}", "type": 1, "title": f"第{number}篇", "tags": []}
-        post.update(body=f"<p>第{number}篇</p>", time=1710000000000 - number * 60000, images=[])
-        if number % 100 == 1:
-            post.update(type=2, images=[["imglf4", f"/img/many/TWFueQ{number:04d}.jpg", "type=jpg"]])
-        posts[key] = post
-    keys = list(posts)
-    return {
-        "blog_id": 0x2A00,
-        "nickname": "很多",
-        "intro": "",
-        "pages": [keys[i : i + 20] for i in range(0, MANY, 20)],  # the theme shows 20 a page
-        "posts": posts,
-    }
-
-
-SITE["blogs"]["many"] = _many_blog()
-HOSTS = (*SITE["blogs"], "nosuchblog", "www", "api")
-IMAGE_HOSTS = ("imglf3", "imglf4", "imglf5", "avaimg")
-KNOWN_IMAGES = {
-    path
-    for blog in SITE["blogs"].values()
-    for post in blog["posts"].values()
-    for _, path, _ in post.get("images", []) + post.get("inline", [])
-} | {SITE["related_thumbnail"][1], SITE["avatar"][1]}
-# The image of the post FakeLofter.new_post puts on top of blog "neu".
-NEW_POST_IMAGE = "/img/4e4e4e4e4e4e4e4e/TmV3UG9zdA.jpg"
-KNOWN_IMAGES.add(NEW_POST_IMAGE)
+__all__ = ["API_PAGE_CAP", "MANY", "SITE", "THEMES", "FakeLofter", "sample_mp4"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +77,7 @@ class FakeLofter:
         self._httpd.site = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self.api = AppApi(self)
 
     def __enter__(self) -> FakeLofter:
         self._thread.start()
@@ -185,6 +154,10 @@ class FakeLofter:
             for _label, path, _query in post.get("images", []) + post.get("inline", []):
                 found[path] = self.original(path)
         return found
+
+    def api_listing(self, blog: str) -> list[dict]:
+        """The blog's posts as the API lists them (the benchmark counts them)."""
+        return self.api.listing(blog)
 
     def seen(self, host_label: str | None = None) -> list[Seen]:
         with self._lock:
@@ -285,122 +258,10 @@ class FakeLofter:
     def login_shell(self) -> str:
         return Template((HERE / "themes" / "login_shell.html").read_text("utf-8")).substitute(www=self.host("www"))
 
-    def api_post(self, blog: str, key: str) -> dict:
-        data = SITE["blogs"][blog]
-        post = data["posts"][key]
-        content = post["body"] + "".join(
-            f'<p><img src="{html.escape(self._inline_src(label, path, query))}"></p>'
-            for label, path, query in post.get("inline", [])
-        )
-
-        def links(entries, as_list=False):
-            found = [
-                {
-                    "orign": f"{self.image_url(label, path)}?{THUMB.format('1680x0')}&{query}",
-                    "raw": self.image_url(label, path),
-                    "middle": f"{self.image_url(label, path)}?{THUMB.format('500x0')}",
-                    "small": f"{self.image_url(label, path)}?imageView&thumbnail=164y164&enlarge=1",
-                    "ow": 480,
-                    "oh": 360,
-                }
-                for label, path, query in entries
-            ]
-            return found if as_list else json.dumps(found)
-
-        entry = {
-            "id": int(post["hex"], 16),
-            "blogId": data["blog_id"],
-            "blogPageUrl": self.post_url(blog, key),
-            "title": post["title"],
-            "type": post["type"],
-            "publishTime": post["time"],
-            **({"tagList": post["tags"]} if post.get("tag_list") else {"tag": ",".join(post["tags"])}),
-            "digest": images_free_text(post["body"]),
-            "content": content,
-            "blogInfo": {"blogName": blog, "blogNickName": data["nickname"]},
-        }
-        if post.get("pinned"):
-            entry["top"] = 1
-        if post["type"] == 2 and post.get("first_image_only"):
-            label, path, _query = post["images"][0]
-            entry["photoLinks"] = "[]"
-            entry["firstImageUrl"] = f"{self.image_url(label, path)}?{THUMB.format('1680x0')}"
-        elif post["type"] == 2:
-            entry["photoLinks"] = links(post.get("images", []), as_list=post.get("photo_links_list", False))
-        if post["type"] == 5:
-            entry["images"] = links(post.get("images", []))
-        if post["type"] == 4:
-            entry["embed"] = json.dumps({"originUrl": self.video_url(post["video"]), "duration": 3})
-        return entry
-
     def _inline_src(self, label: str, path: str, query: str) -> str:
         if label in ("elsewhere",):
             return f"{self.image_url(label, path)}?{query}"  # not LOFTER's image service: no imageView
         return f"{self.image_url(label, path)}?{THUMB.format('500x0')}&{query}"
-
-    def post_view(self, blog: str, key: str) -> dict:
-        """A post as the tag API gives it: ``{blogInfo, postData: {postView}}``."""
-        entry = self.api_post(blog, key)
-        view = {k: v for k, v in entry.items() if k not in ("photoLinks", "blogInfo", "tag")}
-        view["tagList"] = SITE["blogs"][blog]["posts"][key]["tags"]
-        if "photoLinks" in entry:
-            view["photoPostView"] = {"photoLinks": json.loads(entry["photoLinks"])}
-        return {"blogInfo": entry["blogInfo"], "postData": {"postView": view}}
-
-    def tagged(self, tag: str) -> list[tuple[str, str]]:
-        return [
-            (blog, key)
-            for blog in ("ceshi", "other")
-            for key, post in SITE["blogs"][blog]["posts"].items()
-            if tag in post["tags"] and not post.get("deleted") and not post.get("private")
-        ]
-
-    def api_listing(self, blog: str) -> list[dict]:
-        data = SITE["blogs"][blog]
-        keys = [k for page in data["pages"] for k in page if k != "REBLOG"]
-        new = [{"post": self.new_api_post()}] if blog == "neu" and self.new_post else []
-        return new + [
-            {"post": self.api_post(blog, k)}
-            for k in keys
-            if not data["posts"][k].get("deleted") and not data["posts"][k].get("private")
-        ]
-
-    def new_api_post(self) -> dict:
-        label, path = "imglf4", NEW_POST_IMAGE
-        links = [
-            {"raw": self.image_url(label, path), "orign": f"{self.image_url(label, path)}?{THUMB.format('1680x0')}"}
-        ]
-        post_id = 0x4C0000099
-        return {
-            "id": post_id,
-            "blogId": 1048576,
-            "blogPageUrl": f"http://{self.host('neu')}/post/100000_{post_id:x}",
-            "title": "新发的",
-            "type": 2,
-            "publishTime": 1716100000000,
-            "tag": "",
-            "content": "",
-            "photoLinks": json.dumps(links),
-            "blogInfo": {"blogName": "neu", "blogNickName": "新字段"},
-        }
-
-
-def sample_mp4(name: str) -> bytes:
-    """A small well-formed MP4 container (ftyp, moov, mdat), different for each name."""
-
-    def box(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I4s", 8 + len(payload), kind) + payload
-
-    movie_header = box(b"mvhd", bytes(4) + struct.pack(">IIII", 0, 0, 1000, 3000) + bytes(80))
-    return (
-        box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
-        + box(b"moov", movie_header)
-        + box(b"mdat", name.encode("utf-8") * 64)
-    )
-
-
-def images_free_text(body: str) -> str:
-    return text_excerpt(body, limit=200)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -500,72 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, "text/html", "<html><body>404</body></html>")
 
     def _api(self, form: dict):
-        path = urlsplit(self.path).path
-
-        def reply(status: int, response: dict, msg: str = ""):
-            self._answer(
-                200, "application/json", json.dumps({"meta": {"status": status, "msg": msg}, "response": response})
-            )
-
-        def page(entries: list, offset: int, limit: int) -> tuple[list, int]:
-            chunk = entries[offset : offset + min(limit, API_PAGE_CAP)]
-            return chunk, offset + len(chunk) if offset + len(chunk) < len(entries) else -1
-
-        offset, limit = int(form.get("offset") or 0), int(form.get("limit") or 20)
-        if path == "/v2.0/blogHomePage.api" and form.get("method") == "getPostLists":
-            domain = form.get("blogdomain", "")
-            blog = domain.removesuffix(".lofter.com")
-            data = SITE["blogs"].get(blog)
-            if data is None or not domain.endswith(".lofter.com"):
-                reply(4200, {}, "博客不存在")
-            elif data.get("login_required") and not self._app_logged_in():
-                reply(401, {}, "请先登录")
-            elif self.site.api_fails_from is not None and offset >= self.site.api_fails_from:
-                reply(500, {}, "系统繁忙")
-            else:
-                chunk, cursor = page(self.site.api_listing(blog), offset, limit)
-                reply(200, {"posts": chunk, "offset": cursor})
-        elif path == "/oldapi/post/detail.api":
-            blog_id, post_id = int(form.get("targetblogid", 0)), int(form.get("postid", 0))
-            for blog, data in SITE["blogs"].items():
-                for key, post in data["posts"].items():
-                    if data["blog_id"] == blog_id and int(post["hex"], 16) == post_id:
-                        if post.get("deleted") or post.get("private"):
-                            break
-                        reply(200, {"posts": [{"post": self.site.api_post(blog, key)}]})
-                        return
-            reply(4200, {}, "内容不存在")
-        elif path == "/newapi/tagPosts.json":
-            self._tag_posts(form)
-        elif path == "/v1.1/postCollection.api" and form.get("method") == "getCollectionDetail":
-            collection = SITE["collections"].get(form.get("collectionid", ""))
-            if collection is None:
-                reply(4200, {}, "合集不存在")
-                return
-            entries = [{"post": self.site.api_post(blog, key)} for blog, key in collection["posts"]]
-            # The collection pages by offset and limit and says how many posts it has.
-            chunk = entries[offset : offset + limit]
-            reply(200, {"collection": {"name": collection["name"], "postCount": len(entries)}, "items": chunk})
-        elif path == "/v1.1/batchdata.api" and form.get("method") in ("favorites", "shares"):
-            if not self._app_logged_in():
-                reply(401, {}, "请先登录")
-                return
-            entries = [{"post": self.site.api_post(blog, key)} for blog, key in SITE["likes"][form["method"]]]
-            chunk = entries[offset : offset + min(limit, 1)]  # one a call: the cursor has to be followed
-            reply(200, {"items": chunk, "offset": offset + len(chunk) if offset + len(chunk) < len(entries) else -1})
-        else:
-            reply(400, {}, "unknown method")
-
-    def _tag_posts(self, form: dict):
-        """The tag API: a ``code``/``data`` envelope, one post a call, ``type`` orders them."""
-        tagged = self.site.tagged(form.get("tag", ""))
-        if form.get("type") in ("total", "week", "month", "date"):
-            tagged.reverse()  # "hottest first" here is simply the other order
-        offset = int(form.get("offset") or 0)
-        chunk = tagged[offset : offset + 1]
-        more = offset + len(chunk) < len(tagged)
-        data = {"list": [self.site.post_view(blog, key) for blog, key in chunk], "offset": offset + 1 if more else -1}
-        self._answer(200, "application/json", json.dumps({"code": 0, "msg": "", "data": data}))
+        content_type, body = self.site.api.answer(urlsplit(self.path).path, form, logged_in=self._app_logged_in())
+        self._answer(200, content_type, body)
 
     def _video(self):
         parts = urlsplit(self.path)
