@@ -261,7 +261,8 @@ class FakeLofter:
     def _inline_src(self, label: str, path: str, query: str) -> str:
         if label in ("elsewhere",):
             return f"{self.image_url(label, path)}?{query}"  # not LOFTER's image service: no imageView
-        return f"{self.image_url(label, path)}?{THUMB.format('500x0')}&{query}"
+        extra = f"&{query}" if query else ""
+        return f"{self.image_url(label, path)}?{THUMB.format('500x0')}{extra}"
 
 
 class _Handler(BaseHTTPRequestHandler):
