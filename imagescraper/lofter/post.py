@@ -35,11 +35,6 @@ class LofterPost:
         return self.title or self.excerpt
 
 
-def originals_in_order(urls, *, any_host: bool = False) -> list[str]:
-    """Originals of the post images among *urls*, first occurrence first, each once."""
-    return collect_originals(urls, any_host=any_host)[0]
-
-
 def collect_originals(urls, *, any_host: bool = False) -> tuple[list[str], dict[str, str]]:
     """Originals in order, each once, and the second address of those that have one."""
     seen: dict[str, None] = {}
