@@ -45,13 +45,17 @@ def api_calls(site, path=None):
     return [s for s in site.seen("api") if path is None or s.path.split("?")[0] == path]
 
 
-def assert_app_headers(calls, *, login=False):
+def assert_app_headers(calls, *, login=None):
+    """Every call: a POST form with a browser's User-Agent and LOFTER's Referer, and the login header
+    (``lofter-phone-login-auth`` or ``authorization``) only when one was given."""
+    assert calls
     for call in calls:
         assert call.method == "POST"
         assert call.headers["user-agent"] == FIREFOX
         assert call.headers["referer"] == "https://www.lofter.com/"
         assert call.headers["content-type"] == "application/x-www-form-urlencoded"
-        assert ("lofter-phone-login-auth" in call.headers) is login
+        sent = {name for name in ("lofter-phone-login-auth", "authorization") if name in call.headers}
+        assert sent == ({login} if login else set())
 
 
 def folders(result):
@@ -106,7 +110,7 @@ def test_unknown_blog_and_login_answers_are_said_without_falling_back(site, tmp_
     logged_in = run(site, tmp_path / "logged-in", settings=header, domain="locked")
     assert logged_in.status == 0, logged_in.log[-3000:]
     assert logged_in.summary["stored"] == 1
-    assert_app_headers(api_calls(site), login=True)
+    assert_app_headers(api_calls(site), login="lofter-phone-login-auth")
     assert api_calls(site)[0].headers["lofter-phone-login-auth"] == TOKEN
     image_requests = [s for s in site.requests if s.host.startswith("imglf")]
     assert image_requests and not any("lofter-phone-login-auth" in s.headers for s in image_requests)
@@ -218,6 +222,7 @@ def test_a_collection_in_collection_order(site, tmp_path):
         {"method": "getCollectionDetail", "collectionid": "777", "offset": "2", "limit": "2", "order": "1"},
     ]
     assert all(call.path == "/v1.1/postCollection.api?product=lofter-android-7.9.10" for call in calls)
+    assert_app_headers(calls)
 
 
 def test_likes_need_the_login_header(site, tmp_path):
@@ -236,6 +241,8 @@ def test_likes_need_the_login_header(site, tmp_path):
         {"method": "favorites", "offset": "1", "limit": "50", "returnData": "1"},
     ]
     assert all(call.headers["authorization"] == TOKEN for call in calls)
+    assert all(call.path == "/v1.1/batchdata.api?product=lofter-android-7.9.10" for call in calls)
+    assert_app_headers(calls, login="authorization")
     assert TOKEN not in likes.log
 
     site.requests.clear()
