@@ -1,12 +1,14 @@
 """The one place where project settings (``IMAGESCRAPER_*``) are read.
 
-Components call :meth:`ProjectConfig.from_settings` in their ``from_crawler`` and keep the
-plain values they need; defaults and their reasons live in ``settings.py``.
+Components call :func:`config_for` in their ``from_crawler`` and keep the plain values they
+need; defaults and their reasons live in ``settings.py``. The settings of a crawler are frozen
+before its components are built, so they are parsed once per crawler.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -64,6 +66,17 @@ class ProjectConfig:
             lofter_referer=str(settings.get("IMAGESCRAPER_LOFTER_REFERER") or ""),
             lofter_login_header=parse_login_header(settings.get("IMAGESCRAPER_LOFTER_LOGIN_HEADER") or ""),
         )
+
+
+_BY_CRAWLER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def config_for(crawler) -> ProjectConfig:
+    """The project settings of *crawler*, parsed (and checked) once."""
+    config = _BY_CRAWLER.get(crawler)
+    if config is None:
+        config = _BY_CRAWLER[crawler] = ProjectConfig.from_settings(crawler.settings)
+    return config
 
 
 def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):

@@ -8,8 +8,8 @@ folder, as a blog crawl would put them.
 from __future__ import annotations
 
 from scrapy import FormRequest
-from w3lib.url import canonicalize_url
 
+from imagescraper.identity import canonical_url
 from imagescraper.lofter import forms
 from imagescraper.lofter.addresses import TagTarget
 from imagescraper.lofter.api import (
@@ -62,7 +62,7 @@ class LofterFeeds:
         for component in self.crawler.engine.scraper.itemproc.middlewares:
             store = getattr(component, "image_store", None)
             if store is not None:
-                return store.lookup(canonicalize_url(url)) is not None
+                return store.lookup(canonical_url(url)) is not None
         return False
 
     def parse_tag(self, response):

@@ -7,11 +7,10 @@ that adds them up.
 
 from __future__ import annotations
 
-from w3lib.url import canonicalize_url
-
+from imagescraper import runstats
+from imagescraper.identity import canonical_url, url_fingerprint
 from imagescraper.items import ImageItem
 from imagescraper.lofter.post import LofterPost
-from imagescraper.spiders.base import url_fingerprint
 
 
 class PostOutcomes:
@@ -21,13 +20,12 @@ class PostOutcomes:
     def _error(self, reason: str, message: str, *args):
         """Something that may hide images from us: counted, and the run's exit status is 1."""
         self.logger.error(message, *args)
-        self.crawler.stats.inc_value("imagescraper/errors")
-        self.crawler.stats.inc_value(f"imagescraper/errors/{reason}")
+        runstats.count(self.crawler.stats, runstats.ERRORS, reason)
 
     def _skip(self, what: str, message: str, *args):
         """Something with no image to fetch (a deleted post, a video): counted, not an error."""
         self.logger.info(message, *args)
-        self.crawler.stats.inc_value(f"imagescraper/skipped/{what}")
+        runstats.skipped(self.crawler.stats, what)
 
     def _post_error(self, reason: str, message: str, *args):
         self._outcomes["errors"] += 1
@@ -43,7 +41,7 @@ class PostOutcomes:
             f"pass -a max_pages={self.max_pages * 2} (or more) for more"
         )
         self.logger.warning(message)
-        self.crawler.stats.set_value("imagescraper/stopped_early", message)
+        self.crawler.stats.set_value(runstats.STOPPED_EARLY, message)
 
     def closed(self, reason):
         total = sum(self._outcomes.values())
@@ -88,19 +86,19 @@ class PostOutcomes:
             "extra": {"post_url": url, "post_title": post.title, "tags": post.tags, "published": post.published},
         }
         if images:
-            self.crawler.stats.inc_value("imagescraper/queued", len(images))
+            self.crawler.stats.inc_value(runstats.QUEUED, len(images))
             alternates = {image: post.alternates[image] for image in images if image in post.alternates}
             yield ImageItem(image_urls=images, alternates=alternates, **common)
         if video is not None:
-            self.crawler.stats.inc_value("imagescraper/queued")
+            self.crawler.stats.inc_value(runstats.QUEUED)
             yield ImageItem(image_urls=[video], media="video", **common)
 
     def _fresh(self, urls: list[str]) -> list[str]:
         fresh = []
         for image in urls:
-            fingerprint = url_fingerprint(canonicalize_url(image))
+            fingerprint = url_fingerprint(canonical_url(image))
             if fingerprint in self._seen_images:
-                self.crawler.stats.inc_value("imagescraper/skipped/duplicate-urls")
+                runstats.skipped(self.crawler.stats, "duplicate-urls")
             else:
                 self._seen_images.add(fingerprint)
                 fresh.append(image)
