@@ -318,3 +318,32 @@ def test_a_users_own_spider_yielding_dicts_works_end_to_end(tmp_path, server):
     )
     assert {path.split("/")[0] for path in stored} == {"Mine", "escape"}
     assert re.search(r"^  stored:\s+3$", result.stderr, re.M), result.stderr[-3000:]
+
+
+# -- video items (lofter -a videos=true) and second addresses -------------------------------------
+def test_a_video_item_is_stored_as_sent_when_it_is_a_whole_mp4(run):
+    from demo.fakelofter import sample_mp4
+
+    video, cut = "http://vod.test/v.mp4?sign=abc", "http://vod.test/cut.mp4?sign=abc"
+    answers = {video: sample_mp4("clip"), cut: sample_mp4("cut")[:-5], "http://vod.test/page.mp4": b"<html>x</html>"}
+    pipeline = run(answers, IMAGESCRAPER_MAX_VIDEO_BYTES=4096)
+    requests = pipeline.pipeline.get_media_requests(ImageItem(image_urls=[video], post_title="t", media="video"), None)
+    assert requests[0].meta["download_maxsize"] == 4096, "a video has its own size limit"
+
+    pipeline.process(ImageItem(image_urls=list(answers), post_title="视频", media="video"))
+    [(path, body)] = pipeline.files().items()
+    assert body == sample_mp4("clip") and path.startswith("视频/") and path.endswith(".mp4")
+    [record] = pipeline.manifest()
+    assert (record["media"], record["format"], record["url"]) == ("video", "MP4", video)
+    assert pipeline.stat(runstats.STORED) == 1
+    assert pipeline.stat(f"{runstats.FAILED_BY}truncated") == 1
+    assert pipeline.stat(f"{runstats.FAILED_BY}not-a-video") == 1
+
+
+def test_an_image_with_a_second_address_carries_it_to_the_downloader(run):
+    first, second = "http://imglf4.lf127.test/img/a.jpg", "http://nos.netease.test/imglf4/img/a.jpg"
+    pipeline = run({first: JPEG})
+    item = ImageItem(image_urls=[first, "http://img.test/b.png"], post_title="t", alternates={first: second})
+    requests = pipeline.pipeline.get_media_requests(item, None)
+    assert [r.meta.get("alternate_url") for r in requests] == [second, None]
+    assert "download_maxsize" not in requests[0].meta, "images keep DOWNLOAD_MAXSIZE"
