@@ -211,6 +211,10 @@ def test_an_empty_blog_is_said_and_succeeds(plain_site, tmp_path):
         ({"domain": "ceshi", "max_pages": "many"}, "max_pages='many' is not a whole number"),
         ({"domain": "ceshi", "source": "rss"}, "source='rss' is not one of auto, api, html"),
         ({"domain": "ceshi", "threads": "8"}, "unknown argument 'threads'"),
+        ({"tag": "风景", "ranking": "hot"}, "ranking='hot' is not one of new, total, date, week, month"),
+        ({"domain": "ceshi", "tag": "风景"}, "arguments domain and tag were both given: pass only one of them"),
+        ({"collection": "abc"}, "collection='abc' is not a collection id"),
+        ({"tag": "风景", "source": "html"}, "tags, collections, likes and shares are read through the API"),
     ],
 )
 def test_bad_arguments_stop_at_once(plain_site, tmp_path, args, message):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from scrapy import Request
 
+from imagescraper.config import parse_login_header
+from imagescraper.errors import InputError
 from imagescraper.lofter.login import LoginHeaderScopeMiddleware
 
 
@@ -30,3 +33,13 @@ def test_other_spiders_are_left_alone():
     request = Request("https://elsewhere.example/", headers={"Authorization": "Basic x"})
     middleware.process_request(request)
     assert request.headers["Authorization"] == b"Basic x"
+
+
+def test_the_login_header_setting():
+    assert parse_login_header("") is None
+    assert parse_login_header("lofter-phone-login-auth: abc.DEF=") == ("lofter-phone-login-auth", "abc.DEF=")
+    assert parse_login_header("AUTHORIZATION:  Bearer x ") == ("Authorization", "Bearer x")
+    for bad in ("Cookie: SECRET-1", "SECRET-1", "authorization:", "Authorization: SECRET-1\r\nX: y"):
+        with pytest.raises(InputError, match="IMAGESCRAPER_LOFTER_LOGIN_HEADER is not") as caught:
+            parse_login_header(bad)
+        assert "SECRET-1" not in str(caught.value), "the message never repeats the secret"

@@ -305,7 +305,8 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
         post = parse_post_page(response.text, response.url, blog=blog, nickname=response.meta.get("nickname", ""))
         if post.kind == "text" and not post.images and response.xpath("//video | //embed"):
             post.kind = "video"
-            post.video = response.xpath("//video/@src | //video/source/@src").get()
+            source = response.xpath("//video/@src | //video/source/@src").get()
+            post.video = response.urljoin(source) if source else None
         yield from self._items(post, blog)
 
     def _login_wall(self, response, *, post: bool = False) -> bool:
