@@ -136,7 +136,7 @@ class OriginalImagesPipeline(ImagesPipeline):
     def media_to_download(self, request: Request, info, *, item: Any = None):
         if self.replace:
             return None
-        stored = self.image_store.lookup(canonical_url(request.url))
+        stored = self.image_store.lookup(canonical_url(_identity(request.url, item)))
         if stored is None:
             return None
         self.stats.inc_value(runstats.ALREADY_PRESENT)
@@ -191,6 +191,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         facts = inspect_video(body, max_bytes=self.max_video_bytes)
         path = checked_relpath(self.file_path(request, response, info, item=item))
         video = StoredImage(path, len(body), hashlib.sha256(body).hexdigest())
+        identity = _identity(request.url, item)
         adapter = ItemAdapter(item)
         record = {
             "path": video.path,
@@ -198,12 +199,13 @@ class OriginalImagesPipeline(ImagesPipeline):
             "bytes": video.size,
             "format": facts.format,
             "media": "video",
+            "fetched_from": request.url,
             "title": adapter.get("post_title"),
             **(adapter.get("extra") or {}),
             "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        self.image_store.add(request.url, video, body, record)
-        return canonical_url(request.url), video
+        self.image_store.add(identity, video, body, record)
+        return canonical_url(identity), video
 
     def media_failed(self, failure, request: Request, info):
         raise classify(request.url, failure.value)
@@ -243,12 +245,21 @@ class OriginalImagesPipeline(ImagesPipeline):
             extension = inspect_video(response.body, max_bytes=self.max_video_bytes).extension
         else:
             extension = _extension(response.body)
-        return store_relpath(folders, image_file_name(canonical_url(request.url), extension))
+        return store_relpath(folders, image_file_name(canonical_url(_identity(request.url, item)), extension))
 
 
 def _is_video(adapter: ItemAdapter) -> bool:
     """An item of videos (``media="video"``, lofter -a videos=true) rather than images."""
     return adapter.get("media") == "video"
+
+
+def _identity(url: str, item) -> str:
+    """What a stored file is known by: its URL, but a video's without the query. A video's query
+    is a signature that changes with every API answer while the file stays the same, so a rerun
+    would otherwise store it again under a new name."""
+    if item is not None and _is_video(ItemAdapter(item)):
+        return url.split("?", 1)[0]
+    return url
 
 
 def _extension(body: bytes) -> str:
