@@ -118,7 +118,8 @@ def test_a_post_link_downloads_that_post(plain_site, tmp_path, source):
 def test_start_page_and_max_pages_mean_the_same_in_both_modes(plain_site, tmp_path):
     html = run(plain_site, tmp_path / "html", domain="ceshi", source="html", start_page=2, max_pages=1)
     pages = [s.path for s in plain_site.seen("ceshi") if not s.path.startswith("/post/")]
-    assert pages == ["/?page=2"]
+    assert pages == ["/?page=2", "/?page=3"]  # page 3 only looked at: it is empty, so no page-limit line
+    assert "page limit" not in html.log
     api = run(
         plain_site,
         tmp_path / "api",
@@ -234,3 +235,13 @@ def test_pages_and_api_calls_are_polite_by_default(plain_site, tmp_path):
     for earlier, later in zip(pages, pages[1:], strict=False):
         assert later.started >= earlier.ended, "two page requests overlapped"
         assert later.started - earlier.started >= 0.2
+
+
+def test_theme_pages_say_when_the_page_limit_leaves_posts_unread(plain_site, tmp_path):
+    result = run(plain_site, tmp_path / "store", domain="many", source="html", max_pages=1)
+
+    line = "Blog 'many': stopped at the page limit: page 1 of max_pages=1; pass -a max_pages=2 (or more) for more"
+    assert line in result.log and result.summary["stopped_early"] == line
+    posts = [s for s in plain_site.seen("many") if s.path.startswith("/post/")]
+    assert len(posts) == 20, "the next page was looked at, not read"
+    assert result.status == 0

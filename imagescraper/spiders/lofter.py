@@ -269,6 +269,9 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
     def parse_list(self, response):
         blog, page = response.meta["blog"], response.meta["page"]
         then_post: PostTarget | None = response.meta.get("then_post")
+        if response.meta.get("peek"):
+            self._peeked(response, blog, page)
+            return
         if response.status in (404, 410):
             if page == self.start_page or then_post:
                 self._error("not-found", "Blog %r does not exist (HTTP %d for %s)", blog, response.status, response.url)
@@ -293,7 +296,16 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
         if not self._last_page(page):
             yield self._list_page(blog, page + 1)
         else:
-            self._stopped_at_limit(f"Blog {blog!r}", page)
+            # Theme pages do not say whether another follows: look at the next one, read nothing of it.
+            next_page = self._list_page(blog, page + 1)
+            next_page.meta["peek"] = True
+            yield next_page
+
+    def _peeked(self, response, blog: str, page: int):
+        """The page after the last one allowed: the limit is said only if it holds posts."""
+        if response.status == 200 and not is_login_shell(response.selector):
+            if parse_list_page(response.text, response.url).post_urls:
+                self._stopped_at_limit(f"Blog {blog!r}", page - 1)
 
     def parse_post(self, response):
         blog = response.meta["blog"]
