@@ -69,6 +69,11 @@ def test_blog_by_name_from_theme_pages(site, tmp_path):
     assert_whole_blog(site, result)
     pages = [s.path for s in site.seen("ceshi") if not s.path.startswith("/post/")]
     assert pages == ["/", "/?page=2", "/?page=3"]
+    for page in site.seen("ceshi"):  # browser-like, as working clients send them (research 13)
+        assert page.headers["user-agent"].startswith("Mozilla/5.0 ")
+        assert page.headers["referer"] == "https://www.lofter.com/"
+    referer = {s.path: s.headers.get("referer") for s in _image_requests(site)}
+    assert referer["/img/a1b2c3d4e5f60718/UG9zdE9uZUltZ0E.jpg"] == site.post_url("ceshi", "P1")
     summary = result.summary
     assert summary["skipped"]["deleted-posts"] == 1
     assert summary["errors_by_reason"] == {"login-required": 1}  # the private post
