@@ -34,6 +34,7 @@ class ProjectConfig:
     lofter_api_url: str
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
+    durable: bool
     lofter_user_agent: str
     lofter_referer: str
     # A login token: kept out of repr() so it cannot reach a log line by accident.
@@ -62,6 +63,7 @@ class ProjectConfig:
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
+            durable=_flag(settings, "IMAGESCRAPER_DURABLE"),
             lofter_user_agent=str(settings.get("IMAGESCRAPER_LOFTER_USER_AGENT") or ""),
             lofter_referer=str(settings.get("IMAGESCRAPER_LOFTER_REFERER") or ""),
             lofter_login_header=parse_login_header(settings.get("IMAGESCRAPER_LOFTER_LOGIN_HEADER") or ""),
@@ -88,6 +90,15 @@ def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value
+
+
+def _flag(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        raise InputError(
+            f"setting {name}={settings.get(name)!r} is not true or false: pass -s {name}=true or -s {name}=false"
+        ) from None
 
 
 def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
