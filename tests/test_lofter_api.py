@@ -97,6 +97,12 @@ def test_unknown_blog_and_login_answers_are_said_without_falling_back(site, tmp_
     assert site.seen("nosuchblog") == [], "4200 is an answer about the blog: no theme page is read"
     assert api_calls(site)[0].form["blogdomain"] == "nosuchblog.lofter.com"
 
+    deleted = site.post_url("ceshi", "P8")
+    gone = run(site, tmp_path / "gone", domain=deleted)
+    assert gone.status == 1 and gone.summary["errors_by_reason"] == {"not-found": 1}
+    assert f"LOFTER: post {deleted} does not exist or is not visible (API status 4200)" in gone.log
+    assert not any(s.path.startswith("/post/") for s in site.seen("ceshi")), "no fallback to the post page"
+
     locked = run(site, tmp_path / "locked", domain="locked")
     assert locked.status == 1 and locked.summary["errors_by_reason"] == {"login-required": 1}
     assert "LOFTER: blog 'locked' needs a login (API status 401)" in locked.log
@@ -179,6 +185,9 @@ def test_video_posts_with_videos_true(site, tmp_path):
     [fetched] = site.seen("vodfake")
     assert fetched.path == f"/video/abc.mp4?{SITE['video_sign']}", "the signed query is kept"
     assert fetched.headers["referer"] == link
+
+    from_page = run(site, tmp_path / "html", domain=link, videos="true", source="html")
+    assert from_page.status == 0 and list(from_page.stored_files().values()) == [sample_mp4("/video/abc.mp4")]
 
 
 def test_a_tag_lands_each_post_in_its_own_blog(site, tmp_path):
