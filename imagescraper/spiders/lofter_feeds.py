@@ -52,8 +52,14 @@ class LofterFeeds:
         """new_only: does this page hold nothing that is not stored yet (pinned posts left out)?"""
         if not self.new_only or self.replace or page < self.start_page:
             return False
-        checked = [post for post in posts if not post.pinned and (post.images or post.video)]
-        if not checked or not all(self._stored(url) for post in checked for url in post.images):
+        # What this run would fetch; a video is stored under its address without the signature.
+        wanted = [
+            url
+            for post in posts
+            if not post.pinned
+            for url in post.images + ([post.video.split("?", 1)[0]] if self.videos and post.video else [])
+        ]
+        if not wanted or not all(self._stored(url) for url in wanted):
             return False
         self.logger.info("new_only: page %d holds no new post; not reading further", page)
         return True
