@@ -52,7 +52,7 @@ from imagescraper.identity import canonical_url
 from imagescraper.manifest import ImageEntry, image_line, spider_fields_json
 from imagescraper.paths import checked_relpath, image_file_name, item_folders, store_relpath
 from imagescraper.scrapy_compat import MEDIA_LOGGER, DropMediaTracebacks
-from imagescraper.signals import image_failed
+from imagescraper.signals import image_failed, store_opened
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import EXTENSIONS, RejectedImage, inspect_image
 from imagescraper.video import inspect_video
@@ -112,6 +112,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         super().open_spider()
         self.replace = bool(getattr(self.crawler.spider, "replace", False))
         self.stats.set_value(runstats.STORE, str(self.image_store.root))
+        self.crawler.signals.send_catch_log(store_opened, store=self.image_store)
         logging.getLogger(MEDIA_LOGGER).addFilter(self._log_filter)
 
     def close_spider(self, spider=None):

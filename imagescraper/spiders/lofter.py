@@ -42,6 +42,7 @@ from imagescraper.lofter.api import (
     parse_post_list,
 )
 from imagescraper.lofter.html import is_login_shell, parse_list_page, parse_post_page
+from imagescraper.signals import store_opened
 from imagescraper.spiders.base import ImageSpider, parse_bool
 from imagescraper.spiders.lofter_feeds import LofterFeeds
 from imagescraper.spiders.lofter_outcomes import PostOutcomes
@@ -133,10 +134,15 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
         self._seen_images: set[int] = set()
         self._done_posts: set[int] = set()
         self._outcomes = {"queued": 0, "skipped": 0, "errors": 0}
+        self._store = None  # the run's ImageStore, once the pipeline has opened it
+
+    def _store_opened(self, store):
+        self._store = store
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._store_opened, signal=store_opened)
         config = spider.config
         spider.urls = BlogUrls(config.lofter_blog_url)
         spider.target = spider._tag or spider._collection or spider._likes or spider.urls.parse_target(spider.domain)

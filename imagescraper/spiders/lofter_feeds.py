@@ -65,11 +65,7 @@ class LofterFeeds:
         return True
 
     def _stored(self, url: str) -> bool:
-        for component in self.crawler.engine.scraper.itemproc.middlewares:
-            store = getattr(component, "image_store", None)
-            if store is not None:
-                return store.lookup(canonical_url(url)) is not None
-        return False
+        return self._store is not None and self._store.lookup(canonical_url(url)) is not None
 
     def parse_tag(self, response):
         page, offset = response.meta["page"], response.meta["offset"]
