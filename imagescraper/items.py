@@ -24,5 +24,9 @@ class ImageItem:
     extra: dict = field(default_factory=dict)
     # Download even if stored: a URL of a fleet replace round (fleet.py).
     refetch: bool = False
+    # Where an image may also live (URL -> second address), tried when the first answers 403/404.
+    alternates: dict = field(default_factory=dict)
+    # "video": image_urls are videos (lofter -a videos=true), checked as MP4 and stored as sent.
+    media: str = "image"
     # Filled in by the pipeline: one dict per stored or already-present image.
     images: list[dict] = field(default_factory=list)

@@ -54,6 +54,8 @@ class RunSummary:
     failures: list[dict] = field(default_factory=list)
     # Fleet mode: this server's and the fleet's counts in the shared frontier (fleet.py).
     fleet: dict | None = None
+    # Why a crawl ended before its source did (a page limit), in the spider's words.
+    stopped_early: str | None = None
 
     @classmethod
     def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
@@ -83,6 +85,7 @@ class RunSummary:
             input_complete=complete,
             exit_status=int(status),
             fleet=stats.get(runstats.FLEET),
+            stopped_early=stats.get(runstats.STOPPED_EARLY),
         )
 
     @property
@@ -102,6 +105,8 @@ class RunSummary:
             out += [f"    {reason}: {count}" for reason, count in self.errors_by_reason.items()]
         for what, count in self.skipped.items():
             out.append(f"  skipped {what}: {count}")
+        if self.stopped_early:
+            out.append(f"  {self.stopped_early}")
         if self.finish_reason != "finished" or not self.input_complete or self.not_attempted:
             missing = [f"{self.not_attempted} queued image(s) not settled"] if self.not_attempted else []
             if not self.input_complete:
