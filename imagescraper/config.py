@@ -117,3 +117,35 @@ def parse_cookies(header: str) -> dict[str, str]:
             )
         cookies[name.strip()] = value.strip()
     return cookies
+
+
+@dataclass(frozen=True)
+class GalleryConfig:
+    """Settings of ``scrapy gallery`` (README "The gallery")."""
+
+    store: str
+    gallery_dir: str
+    files_url: str
+    title: str
+    page_size: int
+    workers: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> GalleryConfig:
+        store = str(settings.get("IMAGES_STORE") or "")
+        if not store or "://" in store and not store.startswith("file://"):
+            raise InputError(f"IMAGES_STORE={store!r} is not a local folder: pass a path with -s IMAGES_STORE=DIR")
+        gallery_dir = str(settings.get("IMAGESCRAPER_GALLERY_DIR") or "")
+        if not gallery_dir:
+            raise InputError("IMAGESCRAPER_GALLERY_DIR is empty: pass a folder with -s IMAGESCRAPER_GALLERY_DIR=DIR")
+        files_url = str(settings.get("IMAGESCRAPER_GALLERY_FILES_URL") or "")
+        if files_url and not files_url.endswith("/"):
+            files_url += "/"
+        return cls(
+            store=store.removeprefix("file://"),
+            gallery_dir=gallery_dir,
+            files_url=files_url,
+            title=str(settings.get("IMAGESCRAPER_GALLERY_TITLE") or ""),
+            page_size=_number(settings, "IMAGESCRAPER_GALLERY_PAGE_SIZE", int, minimum=1),
+            workers=_number(settings, "IMAGESCRAPER_GALLERY_WORKERS", int, minimum=0),
+        )

@@ -122,3 +122,17 @@ DOWNLOAD_SLOTS = {"lofter-pages": {"concurrency": 1, "delay": 0.5}}
 # Host names pinned to addresses, "host=address,..." like curl's --resolve (mirrors, tests).
 # Pinned addresses are still checked by the address guard.
 IMAGESCRAPER_RESOLVE = []
+
+# --- The gallery (scrapy gallery) -----------------------------------------------------------------
+# Where the static gallery of IMAGES_STORE is written: a folder outside the store.
+IMAGESCRAPER_GALLERY_DIR = "gallery"
+# Where originals are linked: empty for a link relative to the gallery folder (works from
+# file:// and from any server that serves both folders side by side), or a base URL such as
+# "/files/urls-main/" when the store is served elsewhere.
+IMAGESCRAPER_GALLERY_FILES_URL = ""
+# The name shown on every page; empty: the store folder's name.
+IMAGESCRAPER_GALLERY_TITLE = ""
+# Thumbnails (and sub-folders) per page: a few hundred keeps a page light on a phone.
+IMAGESCRAPER_GALLERY_PAGE_SIZE = 200
+# Threads making thumbnails; 0: one per CPU core.
+IMAGESCRAPER_GALLERY_WORKERS = 0
