@@ -125,14 +125,12 @@ class GalleryBuilder:
     def _with_thumbnails(self, records: list[StoredRecord]) -> list[StoredRecord]:
         jobs = {}
         for record in records:
-            if record.sha256 not in jobs and not thumbs.have_thumbnails(
-                self.gallery_dir, record.sha256, record.format
-            ):
+            if record.sha256 not in jobs and not thumbs.have_thumbnails(self.gallery_dir, record.sha256, record.format):
                 jobs[record.sha256] = (self.store_root / record.path, record.format)
         failures = thumbs.make_all(jobs, self.gallery_dir, self.workers)
         self.report.thumbnails_made = len(jobs) - len(failures)
         self.report.thumbnails_failed = failures
-        for sha, reason in failures.items():
+        for reason in failures.values():
             logger.warning("Gallery leaves out an image: %s", reason)
         return [record for record in records if record.sha256 not in failures]
 
@@ -230,7 +228,7 @@ class GalleryBuilder:
             base = self.gallery_dir / top
             if not base.is_dir():
                 continue
-            for dirpath, dirnames, filenames in os.walk(base, topdown=False):
+            for dirpath, _dirs, filenames in os.walk(base, topdown=False):
                 for name in filenames:
                     path = Path(dirpath) / name
                     relpath = path.relative_to(self.gallery_dir).as_posix()
