@@ -197,10 +197,10 @@ class GalleryBuilder:
         built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         self._write("index.html", self.renderer.index_page(nodes, built_at))
         self._write("recent.html", self.renderer.recent_page(state.recent, nodes, built_at))
-        css = self.gallery_dir / self.renderer.css_path
-        if not css.exists():
-            write_atomic(css, self.renderer.css)
-        self._written.add(self.renderer.css_path)
+        for relpath, data in self.renderer.static.items():
+            if not (self.gallery_dir / relpath).exists():
+                write_atomic(self.gallery_dir / relpath, data)
+            self._written.add(relpath)
 
     def _write_all(self, pages: dict[str, str]) -> None:
         for relpath, html in pages.items():

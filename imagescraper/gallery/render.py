@@ -30,8 +30,8 @@ def _load_templates() -> dict[str, str]:
     return {entry.name: entry.read_text(encoding="utf-8") for entry in folder.iterdir() if entry.name.endswith(".html")}
 
 
-def stylesheet() -> bytes:
-    return (_PACKAGE / "static" / "gallery.css").read_bytes()
+def static_file(name: str) -> bytes:
+    return (_PACKAGE / "static" / name).read_bytes()
 
 
 def human_size(size: int) -> str:
@@ -80,18 +80,22 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        css = stylesheet()
-        self.css_path = f"static/gallery-{hashlib.sha256(css).hexdigest()[:10]}.css"
-        self.css = css
+        # Static files are named by their content, so a new version is never served from a cache.
+        css, icon = static_file("gallery.css"), static_file("icon.png")
+        self.static = {
+            f"static/gallery-{hashlib.sha256(css).hexdigest()[:10]}.css": css,
+            f"static/icon-{hashlib.sha256(icon).hexdigest()[:10]}.png": icon,
+        }
+        self.css_path, self.icon_path = list(self.static)
         digest = hashlib.sha256()
         for name in sorted(sources):
             digest.update(name.encode() + sources[name].encode())
-        digest.update(css + repr(options).encode())
+        digest.update("".join(self.static).encode() + repr(options).encode())
         self.key = digest.hexdigest()[:20]
 
     # -- pieces ----------------------------------------------------------------------------------
     def _site(self) -> dict:
-        return {"title": self.options.title, "css": self.css_path}
+        return {"title": self.options.title, "css": self.css_path, "icon": self.icon_path}
 
     def _render(self, template: str, root: str, **context) -> str:
         return self.env.get_template(template).render(site=self._site(), root=root, **context)
