@@ -86,7 +86,7 @@ def test_serve_answers_on_loopback_with_the_production_headers(tmp_path):
         connection = http.client.HTTPConnection("127.0.0.1", int(found.group(2)), timeout=10)
         connection.request("GET", found.group(3))
         response = connection.getresponse()
-        assert response.status == 200 and b"<title>All folders · store</title>" in response.read()
+        assert response.status == 200 and "<title>All folders · store</title>" in response.read().decode()
         assert response.getheader("Content-Security-Policy") == CONTENT_SECURITY_POLICY
         listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
         ours = [line for line in listening.splitlines() if f"pid={process.pid}," in line]
