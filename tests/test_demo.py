@@ -20,8 +20,13 @@ def test_demo_stores_every_sample_and_reruns_clean(tmp_path):
     assert {images.sha256(body) for body in urlfile_images.values()} == {images.sha256(b) for b in DEMO_IMAGES.values()}
     assert len(lofter_images) == 10  # every image of the blog's public posts
     assert "uses the file: scheme" in first.stderr
+    # The gallery of the demo store, and how to open it.
+    assert f"open the gallery in a browser: file://{tmp_path}/gallery/index.html" in first.stdout
+    assert "scrapy gallery --serve" in first.stdout
+    assert "20 images in 7 folders" in (tmp_path / "gallery" / "index.html").read_text(encoding="utf-8")
 
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0
     assert second.stderr.count("already present: 10") == 2
     assert stored_files(tmp_path / "images") == stored
+    assert "incremental build: 0 new manifest records" in second.stdout
