@@ -75,8 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo: manifest {store}/.imagescraper/manifest.jsonl, summary {store}/.imagescraper/last-run.json")
 
     gallery = output / "gallery"
-    command = [sys.executable, "-m", "scrapy", "gallery", "-s", f"IMAGES_STORE={store}",
-               "-s", f"IMAGESCRAPER_GALLERY_DIR={gallery}", "-s", "IMAGESCRAPER_GALLERY_TITLE=imagescraper demo"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "gallery",
+        "-s",
+        f"IMAGES_STORE={store}",
+        "-s",
+        f"IMAGESCRAPER_GALLERY_DIR={gallery}",
+        "-s",
+        "IMAGESCRAPER_GALLERY_TITLE=imagescraper demo",
+    ]
     gallery_status = subprocess.run(command, cwd=REPO).returncode
     print(f"\ndemo: gallery finished with exit status {gallery_status}")
     print(f"demo: open the gallery in a browser: file://{quote(str(gallery))}/index.html")

@@ -41,7 +41,7 @@ class Page(HTMLParser):
 
     def links(self) -> list[str]:
         found = []
-        for tag, attrs in self.tags:
+        for _tag, attrs in self.tags:
             for name in ("href", "src"):
                 if attrs.get(name):
                     found.append(attrs[name])

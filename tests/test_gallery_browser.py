@@ -129,7 +129,8 @@ def test_thumbnails_below_the_screen_wait_for_scrolling(gallery, browser):
         assert thumbs[-1] not in fetched and len(fetched) < 120, len(fetched)
         watched.page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
         watched.page.wait_for_function(
-            "() => { const i = [...document.querySelectorAll('.grid img')].pop(); return i.complete && i.naturalWidth > 0; }"
+            "() => { const i = [...document.querySelectorAll('.grid img')].pop();"
+            " return i.complete && i.naturalWidth > 0; }"
         )
         assert any(url.split("/")[-1] == thumbs[-1].split("/")[-1] for url in watched.requests)
         assert not watched.problems, watched.problems
@@ -245,8 +246,11 @@ def test_screenshots_for_a_person_to_look_at(gallery, browser):
     for scheme in ("light", "dark"):
         watched = Watched(browser, server, color_scheme=scheme)
         try:
-            for name, path in (("index", server.url[len(server.base):]), ("album", album_path(server, "images.example")),
-                               ("blog", album_path(server, "ceshi"))):  # fmt: skip
+            for name, path in (
+                ("index", server.url[len(server.base) :]),
+                ("album", album_path(server, "images.example")),
+                ("blog", album_path(server, "ceshi")),
+            ):
                 watched.open(path)
                 watched.page.evaluate("() => Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
                 target = ARTIFACTS / f"{name}-{scheme}.png"

@@ -72,8 +72,19 @@ def test_a_second_build_at_the_same_time_exits_3(tmp_path):
 
 def test_serve_answers_on_loopback_with_the_production_headers(tmp_path):
     make_store(tmp_path / "store")
-    command = [sys.executable, "-m", "scrapy", "gallery", "--serve", "--port", "0",
-               "-s", f"IMAGES_STORE={tmp_path / 'store'}", "-s", f"IMAGESCRAPER_GALLERY_DIR={tmp_path / 'site'}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "gallery",
+        "--serve",
+        "--port",
+        "0",
+        "-s",
+        f"IMAGES_STORE={tmp_path / 'store'}",
+        "-s",
+        f"IMAGESCRAPER_GALLERY_DIR={tmp_path / 'site'}",
+    ]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     try:
@@ -94,3 +105,16 @@ def test_serve_answers_on_loopback_with_the_production_headers(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_site_index_lists_the_galleries_side_by_side(tmp_path):
+    for job in ("urls-main", "lofter-ceshi"):
+        make_store(tmp_path / "stores" / job)
+        result = gallery(tmp_path / "stores" / job, tmp_path / "www" / job, "--site-index",
+                         IMAGESCRAPER_GALLERY_FILES_URL=f"/files/{job}/")  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+    index = (tmp_path / "www" / "index.html").read_text(encoding="utf-8")
+    assert index.index('href="lofter-ceshi/index.html"') < index.index('href="urls-main/index.html"')
+    assert "38 images in 2 folders" in index and 'src="urls-main/t/' in index
+    assert "Recently added" not in index
+    assert list((tmp_path / "www" / "static").glob("gallery-*.css"))

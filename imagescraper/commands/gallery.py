@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
@@ -18,8 +20,9 @@ from scrapy.exceptions import UsageError
 from imagescraper.config import GalleryConfig
 from imagescraper.errors import ExitStatus, InputError, StartupError
 from imagescraper.gallery.build import GalleryBuilder
-from imagescraper.gallery.render import SiteOptions, relative_files_url
+from imagescraper.gallery.render import Renderer, SiteOptions, relative_files_url
 from imagescraper.gallery.serve import GalleryServer
+from imagescraper.gallery.site_index import write_site_index
 
 logger = logging.getLogger("imagescraper")
 
@@ -57,7 +60,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_LEVEL": "INFO"}
 
     def syntax(self):
-        return "[--full] [--serve] [--port N]"
+        return "[--full] [--serve] [--port N] [--site-index]"
 
     def short_desc(self):
         return "Build the static gallery of IMAGES_STORE in IMAGESCRAPER_GALLERY_DIR"
@@ -67,13 +70,20 @@ class Command(ScrapyCommand):
         parser.add_argument("--full", action="store_true", help="render every page again, not only what changed")
         parser.add_argument("--serve", action="store_true", help="then serve it on 127.0.0.1 until Ctrl-C")
         parser.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free)")
+        parser.add_argument(
+            "--site-index",
+            action="store_true",
+            help="also write an index.html in the folder above the gallery, listing every gallery there "
+            "(a server with one gallery per job)",
+        )
 
     def run(self, args, opts):
         if args:
             raise UsageError("scrapy gallery takes no arguments: the store and gallery folders are settings")
         try:
             config = GalleryConfig.from_settings(self.settings)
-            report = builder_for(config).build(full=opts.full)
+            builder = builder_for(config)
+            report = builder.build(full=opts.full)
         except StartupError as error:
             logger.error("%s", error)
             self.exitcode = int(error.exit_status)
@@ -81,6 +91,11 @@ class Command(ScrapyCommand):
         logger.info("%s", report.summary())
         index = Path(config.gallery_dir).resolve() / "index.html"
         print(f"gallery: {index} ({report.summary()})", flush=True)
+        if opts.site_index:
+            parent = Path(config.gallery_dir).resolve().parent
+            # The page above the galleries is named after the machine: each server shows its own.
+            renderer = Renderer(replace(builder.renderer.options, title=socket.gethostname()))
+            print(f"gallery: {write_site_index(parent, renderer)} lists the galleries in {parent}", flush=True)
         self.exitcode = int(ExitStatus.OK)
         if opts.serve:
             self._serve(config, opts.port)

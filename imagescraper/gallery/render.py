@@ -97,7 +97,7 @@ class Renderer:
     def _site(self) -> dict:
         return {"title": self.options.title, "css": self.css_path, "icon": self.icon_path}
 
-    def _render(self, template: str, root: str, **context) -> str:
+    def render(self, template: str, root: str, **context) -> str:
         return self.env.get_template(template).render(site=self._site(), root=root, **context)
 
     def original_href(self, path: str, root: str) -> str:
@@ -106,7 +106,7 @@ class Renderer:
         return (root if relative else "") + (base if relative else safe_url_string(base)) + href(path)
 
     @staticmethod
-    def _thumb(sha256: str, root: str) -> dict:
+    def thumb(sha256: str, root: str) -> dict:
         return {
             "small": root + href(thumbs.thumb_path(sha256, thumbs.SMALL)),
             "large": root + href(thumbs.thumb_path(sha256, thumbs.LARGE)),
@@ -130,14 +130,14 @@ class Renderer:
             "total": node.total,
             "newest": node.newest,
             "newest_day": day(node.newest),
-            "cover": self._thumb(node.cover, root) if node.cover else None,
+            "cover": self.thumb(node.cover, root) if node.cover else None,
         }
 
     def _item(self, record: StoredRecord, number: int, root: str, page_dir: str) -> dict:
         prefix = "" if page_dir == folder_dir(record.folder) else root + href(folder_dir(record.folder)) + "/"
         return {
             "href": prefix + href(image_page_name(record.path)),
-            "thumb": self._thumb(record.sha256, root),
+            "thumb": self.thumb(record.sha256, root),
             "alt": f"{record.file_name.rsplit('.', 1)[0]}, image {number}",
             "animated": record.frames > 1,
         }
@@ -169,7 +169,7 @@ class Renderer:
             if number > count:
                 continue
             start = (number - 1) * size
-            html = self._render(
+            html = self.render(
                 "album.html",
                 root,
                 crumbs=self._crumbs(node.folder, root, nodes, current=True),
@@ -207,7 +207,7 @@ class Renderer:
             return {"href": href(image_page_name(records[i].path))} if 0 <= i < len(records) else None
 
         page_number = index // self.options.page_size + 1
-        html = self._render(
+        html = self.render(
             "image.html",
             root,
             crumbs=self._crumbs(node.folder, root, nodes, current=False),
@@ -238,7 +238,7 @@ class Renderer:
 
     def index_page(self, nodes: dict[str, Node], built_at: str) -> str:
         root_node = nodes[""]
-        return self._render(
+        return self.render(
             "index.html",
             "",
             crumbs=[],
@@ -248,6 +248,7 @@ class Renderer:
             newest=root_node.newest,
             newest_day=day(root_node.newest),
             built_at=built_at,
+            recent=True,
         )
 
     def recent_page(self, recent: list[StoredRecord], nodes: dict[str, Node], built_at: str) -> str:
@@ -266,7 +267,7 @@ class Renderer:
                     }
                 )
             groups[-1]["images"].append(self._item(record, len(groups[-1]["images"]) + 1, "", ""))
-        return self._render("recent.html", "", crumbs=[], groups=groups, shown=len(recent), built_at=built_at)
+        return self.render("recent.html", "", crumbs=[], groups=groups, shown=len(recent), built_at=built_at)
 
 
 def relative_files_url(store_root: str, gallery_dir: str) -> str:

@@ -21,8 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 # thumbnail at once. No script can run anyway: default-src 'none' covers script-src.
 # deploy/roles/imagescraper/templates/nginx-site.conf.j2 sends the same; a test compares them.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
