@@ -303,7 +303,7 @@ def check_gallery(host: TestHost, job: str, originals: dict[str, bytes]):
     assert len(image_pages) == 7
     originals_linked = {p: b for p, b in seen.items() if p.startswith(f"/files/{job}/")}
     assert {sha(b) for b in originals_linked.values()} == {sha(b) for b in originals.values()}
-    assert len([p for p in seen if p.endswith(".webp")]) == 14  # two sizes of 7 thumbnails
+    assert len([p for p in seen if p.startswith(f"/{job}/t/")]) == 14  # two sizes of 7 thumbnails
 
 
 # --- one server, Ansible's local connection ----------------------------------------------------

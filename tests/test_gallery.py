@@ -86,6 +86,9 @@ def test_a_first_build_makes_every_page_and_two_thumbnail_sizes(site):
         assert attrs["loading"] == "lazy" and attrs["width"] == "240" and attrs["height"] == "240" and attrs["alt"]
         assert attrs["srcset"].endswith("480w") and "240w" in attrs["srcset"]
     assert "Animated" in album.all_text
+    assert [t["alt"] for t in thumbnails][:1] + [t["alt"] for t in thumbnails][6:7] == [
+        "Image 1: p0", "Image 7: moving, animated"
+    ]  # fmt: skip
     assert len(list((gallery / "static").glob("gallery-*.css"))) == 1
     # One page per image, in the album's folder.
     assert len(list((gallery / "a" / "images.example").glob("_*.html"))) == 8

@@ -55,6 +55,21 @@ def moment(stamp: str) -> str:
     return when.strftime("%Y-%m-%d %H:%M") + zone
 
 
+def readable_name(file_name: str) -> str:
+    """A stored file's own name without the URL digest and extension ("271947" from
+    "271947-3fa9c02b1d0e4a77.jpg"), or "" when that is long or unreadable."""
+    stem = file_name.rsplit(".", 1)[0]
+    base, dash, digest = stem.rpartition("-")
+    if dash and len(digest) == 16 and all(c in "0123456789abcdef" for c in digest):
+        stem = base
+    return stem if 0 < len(stem) <= 40 else ""
+
+
+def alt_text(file_name: str, number: int, frames: int) -> str:
+    name = readable_name(file_name)
+    return f"Image {number}" + (f": {name}" if name else "") + (", animated" if frames > 1 else "")
+
+
 def web_link(url: str) -> str | None:
     """An http(s) URL percent-encoded for an href, or None for anything else (no javascript:)."""
     if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
@@ -138,7 +153,7 @@ class Renderer:
         return {
             "href": prefix + href(image_page_name(record.path)),
             "thumb": self.thumb(record.sha256, root),
-            "alt": f"{record.file_name.rsplit('.', 1)[0]}, image {number}",
+            "alt": alt_text(record.file_name, number, record.frames),
             "animated": record.frames > 1,
         }
 
@@ -221,7 +236,7 @@ class Renderer:
             display=display,
             width=record.width,
             height=record.height,
-            alt=f"{record.file_name.rsplit('.', 1)[0]}, image {index + 1} of {node.title}",
+            alt=alt_text(record.file_name, index + 1, record.frames),
             animated=animated,
             frames=record.frames,
             size=f"{human_size(record.size)} ({record.size:,} bytes)",
