@@ -78,7 +78,9 @@ def test_a_first_build_makes_every_page_and_two_thumbnail_sizes(site):
         assert t.size == (240, 240)  # a 320x240 photo: the crop is never enlarged
     index = Page(gallery / "index.html")
     assert "19 images in 7 folders" in index.all_text
-    assert (gallery / "recent.html").exists()
+    recent = (gallery / "recent.html").read_text(encoding="utf-8")
+    assert recent.count('<section class="recent">') == 7  # one group per folder, newest first
+    assert recent.index("js_2000/index.html") < recent.index("images.example/index.html")
     album = Page(gallery / "a" / "images.example" / "index.html")
     thumbnails = [attrs for tag, attrs in album.tags if tag == "img"]
     assert len(thumbnails) == 8

@@ -267,22 +267,24 @@ class Renderer:
         )
 
     def recent_page(self, recent: list[StoredRecord], nodes: dict[str, Node], built_at: str) -> str:
-        groups: list[dict] = []
+        # One group per folder, the folder with the newest image first: a run downloads a post's
+        # images in parallel, so they reach the manifest interleaved with other posts'.
+        groups: dict[str, dict] = {}
         for record in reversed(recent):
-            if not groups or groups[-1]["folder"] != record.folder:
+            group = groups.get(record.folder)
+            if group is None:
                 node = nodes.get(record.folder)
-                groups.append(
-                    {
-                        "folder": record.folder,
-                        "title": node.title if node else record.folder,
-                        "href": href(folder_dir(record.folder)) + "/index.html",
-                        "newest": record.stored_at,
-                        "newest_text": moment(record.stored_at),
-                        "images": [],
-                    }
-                )
-            groups[-1]["images"].append(self._item(record, len(groups[-1]["images"]) + 1, "", ""))
-        return self.render("recent.html", "", crumbs=[], groups=groups, shown=len(recent), built_at=built_at)
+                group = groups[record.folder] = {
+                    "title": node.title if node else record.folder,
+                    "href": href(folder_dir(record.folder)) + "/index.html",
+                    "newest": record.stored_at,
+                    "newest_text": moment(record.stored_at),
+                    "images": [],
+                }
+            group["images"].append(self._item(record, len(group["images"]) + 1, "", ""))
+        return self.render(
+            "recent.html", "", crumbs=[], groups=list(groups.values()), shown=len(recent), built_at=built_at
+        )
 
 
 def relative_files_url(store_root: str, gallery_dir: str) -> str:
