@@ -312,3 +312,26 @@ def test_one_build_at_a_time(site):
         with pytest.raises(StoreBusyError, match="is being built by another process"):
             builder(store_root, gallery).build()
     assert builder(store_root, gallery).build().new_records == 0
+
+
+def test_images_dropped_by_checkstore_repair_leave_the_gallery(site):
+    store, store_root, gallery, _ = site
+    records = [json.loads(line) for line in store.manifest.read_text().splitlines()]
+    first = records[0]
+    post = [r for r in records if r["path"].startswith("ceshi/js_2000/")]
+    for record in [first, *post]:
+        store.append({"url": record["url"], "path": record["path"], "dropped": "size", "dropped_at": "2026-11-30"})
+    report = builder(store_root, gallery).build()
+    assert not report.full and report.new_records == 2
+    album = gallery / "a" / "images.example"
+    assert len(list(album.glob("_*.html"))) == 7
+    assert "7 images" in Page(album / "index.html").all_text
+    assert first["sha256"] not in (album / "index.html").read_text()
+    assert not (gallery / "a" / "ceshi" / "js_2000").exists()
+    assert "js_2000" not in (gallery / "a" / "ceshi" / "index.html").read_text()
+    assert "17 images in 6 folders" in Page(gallery / "index.html").all_text
+    assert first["sha256"] not in (gallery / "recent.html").read_text()
+    # The same from scratch.
+    builder(store_root, gallery).build(full=True)
+    assert "17 images in 6 folders" in Page(gallery / "index.html").all_text
+    assert len(list(album.glob("_*.html"))) == 7 and not (gallery / "a" / "ceshi" / "js_2000").exists()

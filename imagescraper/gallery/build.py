@@ -24,9 +24,9 @@ from pathlib import Path
 
 from imagescraper.errors import StoreBusyError
 from imagescraper.gallery import thumbs
-from imagescraper.gallery.model import ALBUMS, ancestors, build_tree
+from imagescraper.gallery.model import ALBUMS, ancestors, build_tree, folder_dir, image_page_name
 from imagescraper.gallery.render import Renderer, SiteOptions
-from imagescraper.gallery.source import ManifestSource, StoredRecord
+from imagescraper.gallery.source import DroppedRecord, ManifestSource, StoredRecord
 from imagescraper.gallery.state import RECENT, AlbumSummary, BuildState, StateStore, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class GalleryBuilder:
         self.states = StateStore(gallery_dir)
         self.report = BuildReport()
         self._written: set[str] = set()
+        self._removed_pages: list[str] = []
 
     def build(self, full: bool = False) -> BuildReport:
         with GalleryLock(self.gallery_dir):
@@ -122,9 +123,11 @@ class GalleryBuilder:
             self._remove_stale(state)
         self.states.save(state)
 
-    def _with_thumbnails(self, records: list[StoredRecord]) -> list[StoredRecord]:
+    def _with_thumbnails(self, records: list) -> list:
         jobs = {}
         for record in records:
+            if isinstance(record, DroppedRecord):
+                continue
             if record.sha256 not in jobs and not thumbs.have_thumbnails(self.gallery_dir, record.sha256, record.format):
                 jobs[record.sha256] = (self.store_root / record.path, record.format)
         failures = thumbs.make_all(jobs, self.gallery_dir, self.workers)
@@ -132,24 +135,37 @@ class GalleryBuilder:
         self.report.thumbnails_failed = failures
         for reason in failures.values():
             logger.warning("Gallery leaves out an image: %s", reason)
-        return [record for record in records if record.sha256 not in failures]
+        return [r for r in records if isinstance(r, DroppedRecord) or r.sha256 not in failures]
 
-    def _merge(self, state: BuildState, records: list[StoredRecord]) -> dict[str, set[int]]:
-        """Add *records* to their albums; returns, per changed album, the positions that changed."""
-        by_album: dict[str, list[StoredRecord]] = defaultdict(list)
+    def _merge(self, state: BuildState, records: list) -> dict[str, set[int]]:
+        """Add *records* to their albums (and take dropped images out); returns, per changed
+        album, the positions that changed. An album that lost images is re-rendered whole."""
+        by_album: dict[str, list] = defaultdict(list)
         for record in records:
             by_album[record.folder].append(record)
         changed: dict[str, set[int]] = {}
         self._albums: dict[str, list[StoredRecord]] = {}
         self._old_counts: dict[str, int] = {}
+        self._reshaped: set[str] = set()
+        self._gone: set[str] = set()
+        dropped_paths = set()
         for folder, added in by_album.items():
             album = self.states.load_album(folder) if folder in state.albums else []
             self._old_counts[folder] = len(album)
             where = {record.path: i for i, record in enumerate(album)}
             positions = set()
             for record in added:
-                # The same path again (replace=true, or a file fetched again): the newer facts win.
                 i = where.get(record.path)
+                if isinstance(record, DroppedRecord):
+                    dropped_paths.add(record.path)
+                    if i is not None:
+                        album = [r for r in album if r.path != record.path]
+                        where = {r.path: j for j, r in enumerate(album)}
+                        self._reshaped.add(folder)
+                        self._removed_pages.append(f"{folder_dir(folder)}/{image_page_name(record.path)}")
+                    continue
+                dropped_paths.discard(record.path)
+                # The same path again (replace=true, or a file fetched again): the newer facts win.
                 if i is None:
                     where[record.path] = i = len(album)
                     album.append(record)
@@ -157,8 +173,12 @@ class GalleryBuilder:
                     album[i] = record
                 positions.add(i)
             self.states.save_album(folder, album)
+            if not album:
+                state.albums.pop(folder, None)
+                self._gone.add(folder)
+                continue
             self._albums[folder] = album
-            changed[folder] = positions
+            changed[folder] = positions or {0}
             latest = album[-1]
             state.albums[folder] = AlbumSummary(
                 count=len(album),
@@ -167,7 +187,8 @@ class GalleryBuilder:
                 title=latest.post_title or latest.title,
                 published=latest.published,
             )
-        state.recent = (state.recent + records)[-RECENT:]
+        kept = [r for r in state.recent + records if isinstance(r, StoredRecord)]
+        state.recent = [r for r in kept if r.path not in dropped_paths][-RECENT:]
         return changed
 
     def _render(self, state: BuildState, nodes, changed: dict[str, set[int]]) -> None:
@@ -176,18 +197,27 @@ class GalleryBuilder:
         for folder, positions in changed.items():
             node, album = nodes[folder], self._albums[folder]
             old_pages = max(1, -(-self._old_counts[folder] // size))
-            if full or old_pages != self.renderer.page_count(node):
+            if full or folder in self._reshaped or old_pages != self.renderer.page_count(node):
                 numbers = None
             else:
                 numbers = range(min(positions) // size + 1, self.renderer.page_count(node) + 1)
             self._write_all(self.renderer.folder_pages(node, album, nodes, numbers))
-            indexes = range(len(album)) if full else sorted({j for i in positions for j in (i - 1, i, i + 1)})
+            if full or folder in self._reshaped:
+                indexes = range(len(album))
+                self._remove_pages_beyond(node, self.renderer.page_count(node))
+            else:
+                indexes = sorted({j for i in positions for j in (i - 1, i, i + 1)})
             for i in indexes:
                 if 0 <= i < len(album):
                     self._write(*self.renderer.image_page(node, album, i, nodes))
         # Folders above a changed album show its count, date and cover; folders without images
         # of their own hold nothing but those cards.
-        above = {folder for changed_folder in changed for folder in ancestors(changed_folder)} - {""}
+        above = {folder for changed_folder in [*changed, *self._gone] for folder in ancestors(changed_folder)} - {""}
+        for folder in [*self._gone, *(f for f in above if f not in nodes)]:
+            self._remove_folder_pages(folder)
+        above &= set(nodes)
+        for relpath in self._removed_pages:
+            (self.gallery_dir / relpath).unlink(missing_ok=True)
         if full:
             above |= {folder for folder in nodes if folder and folder not in changed}
         for folder in above:
@@ -201,6 +231,28 @@ class GalleryBuilder:
             if not (self.gallery_dir / relpath).exists():
                 write_atomic(self.gallery_dir / relpath, data)
             self._written.add(relpath)
+
+    def _remove_pages_beyond(self, node, count: int) -> None:
+        directory = self.gallery_dir / node.directory
+        for page in directory.glob("_p*.html"):
+            number = page.name[2:-5]
+            if number.isdigit() and int(number) > count:
+                page.unlink()
+                self.report.pages_removed += 1
+
+    def _remove_folder_pages(self, folder: str) -> None:
+        """The pages of a folder with no images left (its sub-folders' pages stay)."""
+        directory = self.gallery_dir / folder_dir(folder)
+        if not directory.is_dir():
+            return
+        for page in [*directory.glob("_*.html"), directory / "index.html"]:
+            if page.is_file():
+                page.unlink()
+                self.report.pages_removed += 1
+        try:
+            directory.rmdir()
+        except OSError:
+            pass  # sub-folders still have pages
 
     def _write_all(self, pages: dict[str, str]) -> None:
         for relpath, html in pages.items():

@@ -62,6 +62,17 @@ class StoredRecord:
 
 
 @dataclass(frozen=True)
+class DroppedRecord:
+    """A drop line (``scrapy checkstore --repair``): the image at *path* is no longer stored."""
+
+    path: str
+
+    @property
+    def folder(self) -> str:
+        return self.path.rpartition("/")[0]
+
+
+@dataclass(frozen=True)
 class Position:
     offset: int = 0
     inode: int = 0
@@ -86,11 +97,13 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def parse_record(line: bytes) -> StoredRecord | None:
+def parse_record(line: bytes) -> StoredRecord | DroppedRecord | None:
     """One manifest line as a record, or None when it is cut, edited or points outside."""
     try:
         data = json.loads(line)
         path = safe_store_path(data["path"])
+        if "dropped" in data:
+            return DroppedRecord(path) if path else None
         sha = data["sha256"]
         if path is None or not isinstance(sha, str) or len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
             return None
@@ -121,7 +134,7 @@ class ManifestSource:
         self.path = self.store_root / MANIFEST
         self.skipped_lines = 0
 
-    def read_since(self, position: Position | None) -> tuple[list[StoredRecord], Position, bool]:
+    def read_since(self, position: Position | None) -> tuple[list[StoredRecord | DroppedRecord], Position, bool]:
         """Records added after *position*, the position to remember, and whether the whole
         manifest was read (no position, or the file is not the one the position describes)."""
         try:
