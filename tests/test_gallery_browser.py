@@ -25,7 +25,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 ARTIFACTS = REPO / "test-artifacts" / "gallery"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is installed by ./dev test")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is installed by ./dev test (apt)")
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is installed by ./dev test (apt)"),
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture(scope="module")
