@@ -185,6 +185,11 @@ def test_pages_of_a_few_hundred(tmp_path):
     assert rels["prev"] == "index.html" and rels["next"] == "_p3.html"
     assert len([1 for tag, a in second.tags if tag == "img"]) == 3
     assert store.count == 19
+    # All folders, three to a page: the two top folders fit; the blog's six posts take two pages.
+    assert not (gallery / "_p2.html").exists()
+    assert (gallery / "a" / "ceshi" / "_p2.html").exists() and not (gallery / "a" / "ceshi" / "_p3.html").exists()
+    builder(store_root, tmp_path / "one-per-page", page_size=1).build()
+    assert "Page 2 of 2" in Page(tmp_path / "one-per-page" / "_p2.html").all_text
 
 
 def test_an_incremental_build_reads_only_new_lines_and_rewrites_only_what_changed(site, monkeypatch):

@@ -225,7 +225,11 @@ class GalleryBuilder:
             album = self._albums.get(folder) or (self.states.load_album(folder) if node.summary else [])
             self._write_all(self.renderer.folder_pages(node, album, nodes))
         built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        self._write("index.html", self.renderer.index_page(nodes, built_at))
+        index_pages = self.renderer.index_pages(nodes, built_at)
+        self._write_all(index_pages)
+        for page in self.gallery_dir.glob("_p*.html"):
+            if page.name not in index_pages:
+                page.unlink()
         self._write("recent.html", self.renderer.recent_page(state.recent, nodes, built_at))
         for relpath, data in self.renderer.static.items():
             if not (self.gallery_dir / relpath).exists():

@@ -251,20 +251,27 @@ class Renderer:
         )
         return f"{directory}/{image_page_name(record.path)}", html
 
-    def index_page(self, nodes: dict[str, Node], built_at: str) -> str:
+    def index_pages(self, nodes: dict[str, Node], built_at: str) -> dict[str, str]:
+        """All folders: ``index.html``, then ``_p2.html``... when there are more than a page's worth."""
         root_node = nodes[""]
-        return self.render(
-            "index.html",
-            "",
-            crumbs=[],
-            cards=[self._card(child, "") for child in root_node.children],
-            total=root_node.total,
-            albums=sum(1 for node in nodes.values() if node.summary),
-            newest=root_node.newest,
-            newest_day=day(root_node.newest),
-            built_at=built_at,
-            recent=True,
-        )
+        size = self.options.page_size
+        count = max(1, -(-len(root_node.children) // size))
+        pages = {}
+        for number in range(1, count + 1):
+            pages[page_name(number)] = self.render(
+                "index.html",
+                "",
+                crumbs=[],
+                cards=[self._card(child, "") for child in root_node.children[(number - 1) * size : number * size]],
+                total=root_node.total,
+                albums=sum(1 for node in nodes.values() if node.summary),
+                newest=root_node.newest,
+                newest_day=day(root_node.newest),
+                built_at=built_at,
+                recent=True,
+                pages=self._pages(number, count),
+            )
+        return pages
 
     def recent_page(self, recent: list[StoredRecord], nodes: dict[str, Node], built_at: str) -> str:
         # One group per folder, the folder with the newest image first: a run downloads a post's

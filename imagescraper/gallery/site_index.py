@@ -54,6 +54,7 @@ def write_site_index(parent: Path, renderer: Renderer) -> Path:
         newest_day=day(newest),
         built_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         recent=False,
+        pages={"number": 1, "count": 1},
     )
     target = parent / "index.html"
     write_atomic(target, html.encode("utf-8"))
