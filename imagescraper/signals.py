@@ -3,3 +3,7 @@
 # Sent by the pipeline once per image URL that could not be stored.
 # Arguments: url (str), reason (short key such as "http-404"), detail (one sentence).
 image_failed = object()
+
+# Sent by the pipeline when it has opened (and locked) the image store, before any image.
+# Arguments: store (imagescraper.store.ImageStore), for components that ask what is stored.
+store_opened = object()
