@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import codecs
 import io
+import random
 import tracemalloc
+from unittest import mock
 
 import pytest
 
+from demo import images
 from imagescraper.errors import InputError
 from imagescraper.urllist import AcceptedUrl, RejectedLine, check_url, open_url_file, read_url_lines
 
@@ -23,8 +27,38 @@ def test_bom_crlf_whitespace_blanks_and_comments():
 
 def test_last_line_without_newline_and_invalid_utf8_line():
     results = lines_of(b"http://a.example/\xff.jpg\nhttp://a.example/last.jpg")
-    assert results[0] == RejectedLine(1, "not-utf8", "not valid UTF-8 text")
+    assert results[0] == RejectedLine(1, "invalid-encoding", "is not valid UTF-8 text (at column 18)")
     assert results[1].url == "http://a.example/last.jpg"
+
+
+def test_one_bad_line_costs_one_line():
+    data = (
+        b"http://a.example/1.jpg\n"
+        b"http://a.example/caf\xe9.jpg\n"  # Latin-1, pasted from an old page
+        b"http://a.example/\x00.jpg\n"
+        b"\x00\x00\x00\n"
+        b"http://a.example/\x1b[31mred.jpg\n"
+        b"http://a.example/\xc2\x85.jpg\n"  # U+0085, a C1 control, as valid UTF-8
+        b"http://a.example/a\tb.jpg\n"
+        b"\xef\xbb\xbfhttp://a.example/after-a-second-bom.jpg\n"
+        b"http://a.example/last.jpg\n"
+    )
+    results = lines_of(data)
+    assert [(r.line_number, r.reason) for r in results if isinstance(r, RejectedLine)] == [
+        (2, "invalid-encoding"),
+        (3, "control-characters"),
+        (4, "control-characters"),
+        (5, "control-characters"),
+        (6, "control-characters"),
+        (7, "control-characters"),
+    ]
+    assert results[2].detail == "contains a NUL byte (at column 18)"
+    assert results[4].detail == "contains the control character U+001B (at column 18)"
+    assert [r.url for r in results if isinstance(r, AcceptedUrl)] == [
+        "http://a.example/1.jpg",
+        "http://a.example/after-a-second-bom.jpg",
+        "http://a.example/last.jpg",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -44,6 +78,12 @@ def test_last_line_without_newline_and_invalid_utf8_line():
         ("http://", "malformed-url"),
         ("http:///a.jpg", "malformed-url"),
         ("http://a b/c.jpg", "malformed-url"),
+        ("http://exa mple.com/a.jpg", "malformed-url"),
+        ("http://a.example/1.jpg http://a.example/2.jpg", "malformed-url"),
+        ("http://a\u3000b.example/a.jpg", "malformed-url"),
+        ("http://%41.example/a.jpg", "malformed-url"),
+        ("http://h: 80/a.jpg", "malformed-url"),
+        ("C:\\photos\\a.jpg", "unsupported-scheme"),
         ("http://h:99999/a.jpg", "malformed-url"),
         ("http://h:0/a.jpg", "malformed-url"),
         ("http://h<script>/a.jpg", "malformed-url"),
@@ -62,6 +102,31 @@ def test_accepted_urls_are_encoded_and_keyed():
     assert url == "http://example.com/a%20b%20c/%E6%98%A5.jpg?b=2&a=1"
     assert key == "http://example.com/a%20b%20c/%E6%98%A5.jpg?a=1&b=2"
     assert check_url("http://bücher.example/x.jpg")[0] == "http://xn--bcher-kva.example/x.jpg"
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("HTTP://EXAMPLE.com/A.jpg", "http://example.com/A.jpg"),
+        ("Https://example.com/a.jpg", "https://example.com/a.jpg"),
+        ("http://example.com/summer photos/beach 1.jpg", "http://example.com/summer%20photos/beach%201.jpg"),
+        ("http://example.com/a.jpg?name=beach 1&t=ü", "http://example.com/a.jpg?name=beach%201&t=%C3%BC"),
+        ("http://example.com/相册/春日.jpg", "http://example.com/%E7%9B%B8%E5%86%8C/%E6%98%A5%E6%97%A5.jpg"),
+        ("http://example.com/\u200ba.jpg", "http://example.com/%E2%80%8Ba.jpg"),
+        ("https://例え.テスト/画像.png", "https://xn--r8jz45g.xn--zckzah/%E7%94%BB%E5%83%8F.png"),
+        ("http://BÜCHER.example/x.jpg", "http://xn--bcher-kva.example/x.jpg"),
+        ("http://example.com\\photos\\a.jpg", "http://example.com/photos/a.jpg"),
+        ("http://example.com/a.jpg?x=a\\b", "http://example.com/a.jpg?x=a%5Cb"),
+        ("http://example.com/a.jpg#part two", "http://example.com/a.jpg"),
+        # Host names that IDNA maps onto internal addresses: accepted here, refused by the guard.
+        ("http://１２７.０.０.１/a.jpg", "http://127.0.0.1/a.jpg"),
+        ("http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/a.jpg", "http://localhost/a.jpg"),
+    ],
+)
+def test_urls_as_browsers_accept_them(text, url):
+    [result] = lines_of(text.encode() + b"\n")
+    assert isinstance(result, AcceptedUrl), result
+    assert result.url == url
 
 
 def test_over_long_line_is_skipped_without_holding_it():
@@ -98,12 +163,8 @@ def test_open_url_file_errors(tmp_path):
         open_url_file("")
     binary = tmp_path / "b.bin"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    with pytest.raises(InputError, match="not a UTF-8 text file"):
+    with pytest.raises(InputError, match=r"is not a UTF-8 text file \(it is a PNG image\): give a plaintext"):
         open_url_file(str(binary))
-    latin1 = tmp_path / "l.txt"
-    latin1.write_bytes(b"http://h/caf\xe9.jpg\n")
-    with pytest.raises(InputError, match="not a UTF-8 text file"):
-        open_url_file(str(latin1))
     unreadable = tmp_path / "u.txt"
     unreadable.write_text("http://h/a.jpg\n")
     unreadable.chmod(0)
@@ -115,6 +176,84 @@ def test_open_url_file_errors(tmp_path):
                 open_url_file(str(unreadable))
     finally:
         unreadable.chmod(0o644)
+    for name, data in {
+        "noise.bin": random.Random(7).randbytes(6000),
+        "nul.bin": b"\x00" * 100,
+        "jpeg.txt": images.jpeg("not-a-list")[:20] + b"\nhttp://h/a.jpg\n",
+    }.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError, match="is not a UTF-8 text file"):
+            open_url_file(str(tmp_path / name))
+    utf16_without_bom = tmp_path / "u16.txt"
+    utf16_without_bom.write_bytes("http://h/a.jpg\n".encode("utf-16-le") * 10)
+    with pytest.raises(InputError, match="looks like UTF-16 without a byte-order mark; save it as UTF-8"):
+        open_url_file(str(utf16_without_bom))
     cut = tmp_path / "cut.txt"
     cut.write_bytes(b"http://h/" + "春".encode() * 3000)  # a character cut at the sniff boundary
     open_url_file(str(cut)).close()
+
+
+def test_a_file_with_some_bad_bytes_is_still_a_list(tmp_path):
+    """Latin-1, NULs and escape codes scattered over a list cost their lines, not the file."""
+    good = [f"http://h.example/{n}.jpg" for n in range(200)]
+    data = b""
+    for n, url in enumerate(good):
+        data += url.encode() + b"\n"
+        if n % 10 == 0:
+            data += b"http://h.example/caf\xe9\x00\x1b.jpg\n"
+    path = tmp_path / "urls.txt"
+    path.write_bytes(data)
+    with open_url_file(str(path)) as stream:
+        results = list(read_url_lines(stream))
+    assert [r.url for r in results if isinstance(r, AcceptedUrl)] == good
+    assert sum(isinstance(r, RejectedLine) for r in results) == 20
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom"),
+    [("utf-16-le", "\ufeff"), ("utf-16-be", "\ufeff"), ("utf-32-le", "\ufeff"), ("utf-32-be", "\ufeff")],
+)
+def test_utf16_and_utf32_with_a_bom_are_read_as_text(tmp_path, codec, bom):
+    text = bom + "http://h.example/1.jpg\r\n# comment\r\nhttp://h.example/春 日.jpg\r\n"
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(text.encode(codec))
+    with open_url_file(str(path)) as stream:
+        results = list(read_url_lines(stream))
+    assert results == [
+        AcceptedUrl(1, "http://h.example/1.jpg", "http://h.example/1.jpg"),
+        AcceptedUrl(3, "http://h.example/%E6%98%A5%20%E6%97%A5.jpg", "http://h.example/%E6%98%A5%20%E6%97%A5.jpg"),
+    ]
+
+
+def test_an_invalid_utf16_sequence_costs_its_line(tmp_path):
+    encoded = "\ufeffhttp://h.example/1.jpg\n".encode("utf-16-le")
+    encoded += "http://h.example/".encode("utf-16-le") + b"\x00\xd8" + ".jpg\n".encode("utf-16-le")  # lone surrogate
+    encoded += "http://h.example/3.jpg\n".encode("utf-16-le")
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(encoded)
+    with open_url_file(str(path)) as stream:
+        results = list(read_url_lines(stream))
+    assert [type(r) for r in results] == [AcceptedUrl, RejectedLine, AcceptedUrl]
+    assert results[1] == RejectedLine(2, "invalid-encoding", "is not valid UTF-16 text (at column 18)")
+    assert results[2].line_number == 3
+
+
+def test_a_large_utf16_file_is_read_lazily(tmp_path):
+    path = tmp_path / "big.txt"
+    with open(path, "wb") as out:
+        out.write(codecs.BOM_UTF16_LE)
+        for block in range(20):
+            out.write("".join(f"http://h.example/{block}/{n}.jpg\n" for n in range(2000)).encode("utf-16-le"))
+    size = path.stat().st_size
+    opened = []
+    real_open = open
+
+    def recording_open(*args, **kwargs):
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    with mock.patch("builtins.open", recording_open), open_url_file(str(path)) as stream:
+        lines = read_url_lines(stream)
+        assert [next(lines).line_number for _ in range(3)] == [1, 2, 3]
+        assert opened[0].tell() < 300_000 < size, "only the first chunks of a 3 MB file are read"
+        assert sum(1 for _ in lines) == 40_000 - 3
