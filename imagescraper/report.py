@@ -44,6 +44,7 @@ class RunSummary:
     failed_by_reason: dict[str, int]
     rejected_lines: int
     rejected_by_reason: dict[str, int]
+    retries: int
     skipped: dict[str, int]
     errors: int
     errors_by_reason: dict[str, int]
@@ -73,6 +74,7 @@ class RunSummary:
             failed_by_reason=_by_reason(stats, "imagescraper/failed/"),
             rejected_lines=stats.get("imagescraper/rejected_lines", 0),
             rejected_by_reason=_by_reason(stats, "imagescraper/rejected_lines/"),
+            retries=stats.get("retry/count", 0),  # Scrapy's own count: every retry actually made
             skipped=_by_reason(stats, "imagescraper/skipped/"),
             errors=errors,
             errors_by_reason=_by_reason(stats, "imagescraper/errors/"),
@@ -93,6 +95,8 @@ class RunSummary:
         out += [f"    {reason}: {count}" for reason, count in self.failed_by_reason.items()]
         out.append(f"  rejected lines:  {self.rejected_lines}")
         out += [f"    {reason}: {count}" for reason, count in self.rejected_by_reason.items()]
+        if self.retries:
+            out.append(f"  retries:         {self.retries}")
         if self.errors:
             out.append(f"  page errors:     {self.errors}")
             out += [f"    {reason}: {count}" for reason, count in self.errors_by_reason.items()]

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
+import pytest
+
+from demo import images
+from demo.crawling import crawl
 from imagescraper.retry import retry_delay
 
 BASE = {"base": 1.0, "backoff_max": 10.0, "retry_after_max": 30.0, "now": 1_000_000.0}
@@ -24,3 +30,79 @@ def test_retry_after_seconds_and_date_capped():
 def test_unparseable_retry_after_falls_back_to_backoff():
     assert retry_delay(2, "soon", **BASE) == 2.0
     assert retry_delay(2, "-5", **BASE) == 2.0
+
+
+# -- Fair retries, end to end --------------------------------------------------------------------
+# Host A throttles every request with "429, Retry-After: 30"; host B serves good images. Both
+# names point at the test server (IMAGESCRAPER_RESOLVE), so they get separate download slots.
+
+
+def _two_hosts(server, tmp_path, throttled: int, good: int) -> tuple[Path, dict, dict[str, bytes]]:
+    originals = {}
+    for n in range(good):
+        body = images.jpeg(f"host-b-{n}", size=(64, 48))
+        originals[server.add_image(f"/b/{n}.jpg", body).replace("127.0.0.1", "b.test")] = body
+    throttled_urls = [f"http://a.test:{server.port}/throttle/429/30/a{n}.jpg" for n in range(throttled)]
+    url_file = tmp_path / "urls.txt"
+    url_file.write_text("\n".join(throttled_urls + list(originals)) + "\n")  # A's URLs first
+    settings = {
+        "IMAGESCRAPER_RESOLVE": "a.test=127.0.0.1,b.test=127.0.0.1",
+        "IMAGESCRAPER_ALLOW_HOSTS": f"a.test:{server.port},b.test:{server.port}",
+    }
+    return url_file, settings, originals
+
+
+@pytest.mark.slow
+def test_a_throttled_host_does_not_stall_the_others(server, tmp_path):
+    url_file, settings, originals = _two_hosts(server, tmp_path, throttled=40, good=60)
+    server.forget_requests()
+
+    result = crawl(
+        "urlfile",
+        tmp_path / "store",
+        args={"path": url_file},
+        settings={**settings, "RETRY_TIMES": 1, "IMAGESCRAPER_RETRY_AFTER_MAX": 8},
+    )
+
+    summary = result.summary
+    assert summary["stored"] == 60, result.log[-3000:]
+    assert {images.sha256(body) for body in result.stored_files().values()} == {
+        images.sha256(body) for body in originals.values()
+    }
+    assert summary["failed_by_reason"] == {"http-429": 40}
+    assert summary["retries"] == 40
+    assert "retries:         40" in result.log
+    throttled = [r for r in server.requests if r.path.startswith("/throttle/")]
+    by_path: dict[str, list[float]] = {}
+    for request in throttled:
+        by_path.setdefault(request.path, []).append(request.at)
+    assert len(by_path) == 40 and all(len(times) == 2 for times in by_path.values())
+    # Retry-After: 30 is honoured up to its cap (8 s here)...
+    assert min(times[1] - times[0] for times in by_path.values()) >= 7.9
+    # ...and while A's 40 URLs waited (more than the 32 places in flight), B was served.
+    first_retry = min(times[1] for times in by_path.values())
+    last_b = max(r.at for r in server.requests if r.path.startswith("/b/"))
+    assert last_b < first_retry
+
+
+@pytest.mark.slow
+def test_waiting_retries_end_when_the_run_is_stopped(server, tmp_path):
+    url_file, settings, _ = _two_hosts(server, tmp_path, throttled=40, good=20)
+    server.forget_requests()
+    started = time.monotonic()
+
+    result = crawl(
+        "urlfile", tmp_path / "store", args={"path": url_file}, settings={**settings, "CLOSESPIDER_TIMEOUT": 3}
+    )
+
+    elapsed = time.monotonic() - started
+    summary = result.summary
+    assert result.status == 1
+    assert summary["finish_reason"] == "closespider_timeout"
+    assert summary["stored"] == 20, result.log[-3000:]
+    # Each throttled URL was asked once; its retry, 30 s away, was dropped at the deadline.
+    throttled = [r.path for r in server.requests if r.path.startswith("/throttle/")]
+    assert sorted(set(throttled)) == sorted(throttled)
+    assert summary["failed_by_reason"] == {"http-429": len(throttled)}
+    assert summary["retries"] == 0
+    assert elapsed < 25, f"the run waited for Retry-After: {elapsed:.0f} s"
