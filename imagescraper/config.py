@@ -27,6 +27,7 @@ class ProjectConfig:
     progress_interval: float
     progress_log_interval: float
     resolve: dict[str, str]
+    proxy_from_env: bool
     lofter_blog_url: str
     lofter_api_url: str
     lofter_cookies: dict[str, str]
@@ -50,6 +51,7 @@ class ProjectConfig:
             progress_interval=_number(settings, "IMAGESCRAPER_PROGRESS_INTERVAL", float, minimum=0.1),
             progress_log_interval=_number(settings, "IMAGESCRAPER_PROGRESS_LOG_INTERVAL", float, minimum=0),
             resolve=parse_resolve(settings.getlist("IMAGESCRAPER_RESOLVE")),
+            proxy_from_env=_flag(settings, "IMAGESCRAPER_PROXY_FROM_ENV"),
             lofter_blog_url=str(settings.get("IMAGESCRAPER_LOFTER_BLOG_URL")),
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
@@ -66,6 +68,15 @@ def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value
+
+
+def _flag(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        raise InputError(
+            f"setting {name}={settings.get(name)!r} is not true or false: pass -s {name}=true or -s {name}=false"
+        ) from None
 
 
 def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:

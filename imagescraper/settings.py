@@ -70,6 +70,8 @@ DOWNLOADER_MIDDLEWARES = {
     "imagescraper.guard.AddressGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "imagescraper.retry.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "imagescraper.guard.EnvironmentProxyMiddleware": 750,
 }
 
 # --- Network safety -----------------------------------------------------------------------------
@@ -79,6 +81,10 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 # address, every hop) except exactly these host:port pairs, e.g. "127.0.0.1:8000,localhost:9000".
 IMAGESCRAPER_ALLOW_HOSTS = []
 TWISTED_DNS_RESOLVER = "imagescraper.guard.GuardedResolver"
+# http_proxy/https_proxy/no_proxy from the environment are ignored unless this is true: a proxy
+# resolves names itself, where the guard's resolver cannot check the answer. When true, each
+# target is checked (resolved address, every hop) before the request goes to the proxy.
+IMAGESCRAPER_PROXY_FROM_ENV = False
 # The operator lists exact image URLs; robots.txt would only add a request per host.
 ROBOTSTXT_OBEY = False
 
