@@ -61,6 +61,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 # 404 and 410 are final and not retried; these are worth another try.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# An image that fails after its retries is logged once, as a WARNING with its URL and reason,
+# by the pipeline; Scrapy's own "Gave up retrying" line is kept for full logs only.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 # Before retrying a 429 or 503 wait base * 2**attempt seconds (capped), or what the server's
 # Retry-After asks, capped at IMAGESCRAPER_RETRY_AFTER_MAX.
 IMAGESCRAPER_RETRY_BACKOFF_BASE = 1.0
