@@ -1,15 +1,24 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.spider import DefaultSpider
+from scrapy.utils.test import get_crawler
 
 from demo import images
 from demo.crawling import crawl
-from imagescraper.retry import retry_delay
+from imagescraper import settings as project_settings
+from imagescraper.retry import BackoffRetryMiddleware, retry_delay
+from imagescraper.signals import retry_wait_ended, retry_wait_started
 
 BASE = {"base": 1.0, "backoff_max": 10.0, "retry_after_max": 30.0, "now": 1_000_000.0}
 
@@ -106,3 +115,85 @@ def test_waiting_retries_end_when_the_run_is_stopped(server, tmp_path):
     assert summary["failed_by_reason"] == {"http-429": len(throttled)}
     assert summary["retries"] == 0
     assert elapsed < 25, f"the run waited for Retry-After: {elapsed:.0f} s"
+
+
+# -- The middleware in-process: what a waiting retry holds -----------------------------------------
+
+
+class _Engine:
+    """The two parts of Scrapy's engine the middleware looks at."""
+
+    def __init__(self):
+        self.downloader = SimpleNamespace(active=set())
+        self._slot = SimpleNamespace(closing=None)
+
+
+def _middleware(**settings):
+    project = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
+    crawler = get_crawler(settings_dict={**project, "RETRY_TIMES": 1, "IMAGESCRAPER_RETRY_AFTER_MAX": 0.3, **settings})
+    crawler.spider = DefaultSpider(name="test")
+    crawler.spider.crawler = crawler
+    crawler.engine = _Engine()
+    return BackoffRetryMiddleware.from_crawler(crawler), crawler
+
+
+def _throttled(request):
+    return HtmlResponse(request.url, status=429, headers={"Retry-After": "30"}, request=request)
+
+
+def test_a_waiting_image_download_gives_its_place_back_then_retries():
+    middleware, crawler = _middleware()
+    request = Request("http://a.test/1.jpg", callback=NO_CALLBACK)
+    crawler.engine.downloader.active.add(request)
+    seen = []
+
+    def started(request):
+        seen.append(("started", request in crawler.engine.downloader.active))
+
+    def ended(request):
+        seen.append(("ended", request in crawler.engine.downloader.active))
+
+    crawler.signals.connect(started, signal=retry_wait_started)
+    crawler.signals.connect(ended, signal=retry_wait_ended)
+
+    retry = asyncio.run(middleware.process_response(request, _throttled(request)))
+
+    assert seen == [("started", False), ("ended", False)]
+    assert request in crawler.engine.downloader.active, "back before Downloader.fetch removes it"
+    assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
+    assert crawler.stats.get_value("retry/count") == 1
+    # The retry answered 429 again: no wait, Scrapy gives up and the answer stands.
+    assert asyncio.run(middleware.process_response(retry, _throttled(retry))).status == 429
+    assert crawler.stats.get_value("retry/max_reached") == 1
+
+
+def test_a_page_request_stays_counted_while_it_waits():
+    middleware, crawler = _middleware()
+    request = Request("http://a.test/page")
+    crawler.engine.downloader.active.add(request)
+    seen = []
+
+    def started(request):
+        seen.append(request in crawler.engine.downloader.active)
+
+    crawler.signals.connect(started, signal=retry_wait_started)
+    asyncio.run(middleware.process_response(request, _throttled(request)))
+    assert seen == [True]
+
+
+def test_a_closing_run_ends_the_wait_and_makes_no_retry():
+    middleware, crawler = _middleware(IMAGESCRAPER_RETRY_AFTER_MAX=30)
+    request = Request("http://a.test/1.jpg", callback=NO_CALLBACK)
+
+    async def close_soon():
+        await asyncio.sleep(0.1)
+        crawler.engine._slot.closing = object()
+
+    async def run():
+        closer = asyncio.create_task(close_soon())
+        answer = await asyncio.wait_for(middleware.process_response(request, _throttled(request)), timeout=5)
+        await closer
+        return answer
+
+    assert asyncio.run(run()).status == 429
+    assert crawler.stats.get_value("retry/count") is None
