@@ -22,9 +22,11 @@ from urllib.parse import urlsplit
 from w3lib.url import canonicalize_url, safe_url_string
 
 from imagescraper.errors import InputError
-from imagescraper.textfile import NotText, as_utf8_stream, is_control
+from imagescraper.textfile import NotText, as_utf8_stream
 
 FETCHED_SCHEMES = ("http", "https")
+# Unicode's control characters (category Cc), the tab included: no URL holds one.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 # Another URL after whitespace: two URLs pasted on one line, not one URL with a space in it.
 _SECOND_URL = re.compile(r"\s[A-Za-z][A-Za-z0-9+.-]*://")
@@ -124,10 +126,11 @@ def _skip_rest_of_line(stream: BinaryIO) -> None:
 
 def check_url(text: str) -> tuple[str, str]:
     """Return ``(url_to_request, canonical_key)`` for an absolute http(s) URL, else raise BadUrl."""
-    for column, char in enumerate(text, 1):
-        if is_control(char) or char == "\t":
-            name = "a NUL byte" if char == "\0" else f"the control character U+{ord(char):04X}"
-            raise BadUrl("control-characters", f"contains {name} (at column {column})")
+    control = _CONTROL.search(text)
+    if control:
+        char = control.group()
+        name = "a NUL byte" if char == "\0" else f"the control character U+{ord(char):04X}"
+        raise BadUrl("control-characters", f"contains {name} (at column {control.start() + 1})")
     if _SECOND_URL.search(text):
         raise BadUrl("malformed-url", "holds more than one URL: put one URL per line")
     match = _SCHEME.match(text)
