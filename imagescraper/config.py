@@ -1,12 +1,14 @@
 """The one place where project settings (``IMAGESCRAPER_*``) are read.
 
-Components call :meth:`ProjectConfig.from_settings` in their ``from_crawler`` and keep the
-plain values they need; defaults and their reasons live in ``settings.py``.
+Components call :func:`config_for` in their ``from_crawler`` and keep the plain values they
+need; defaults and their reasons live in ``settings.py``. The settings of a crawler are frozen
+before its components are built, so they are parsed once per crawler.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,6 +59,17 @@ class ProjectConfig:
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
         )
+
+
+_BY_CRAWLER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def config_for(crawler) -> ProjectConfig:
+    """The project settings of *crawler*, parsed (and checked) once."""
+    config = _BY_CRAWLER.get(crawler)
+    if config is None:
+        config = _BY_CRAWLER[crawler] = ProjectConfig.from_settings(crawler.settings)
+    return config
 
 
 def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):

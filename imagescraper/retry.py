@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.response import response_status_message
 
-from imagescraper.config import ProjectConfig
+from imagescraper.config import config_for
+from imagescraper.scrapy_compat import engine_is_closing, uncounted_by_downloader
 from imagescraper.signals import retry_wait_ended, retry_wait_started
 
 # An overloaded or failing server gets time before the next try; 408 (request timeout) does not.
@@ -54,17 +55,11 @@ def retry_delay(
     return min(base * 2 ** max(attempt - 1, 0), backoff_max)
 
 
-def run_is_closing(engine) -> bool:
-    # No public flag says a spider is closing; the engine's slot does (Scrapy 2.19).
-    slot = getattr(engine, "_slot", None)
-    return slot is None or slot.closing is not None
-
-
 class BackoffRetryMiddleware(RetryMiddleware):
     @classmethod
     def from_crawler(cls, crawler):
         middleware = super().from_crawler(crawler)
-        config = ProjectConfig.from_settings(crawler.settings)
+        config = config_for(crawler)
         middleware.backoff_base = config.retry_backoff_base
         middleware.backoff_max = config.retry_backoff_max
         middleware.retry_after_max = config.retry_after_max
@@ -108,7 +103,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         engine = self.crawler.engine
         deadline = time.monotonic() + seconds
         with self._place_given_back(request):
-            while not run_is_closing(engine):
+            while not engine_is_closing(engine):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return True
@@ -118,18 +113,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
     @contextmanager
     def _place_given_back(self, request):
         signals = self.crawler.signals
-        # An image download (the media pipeline's requests have no callback) leaves the
-        # downloader's count of active requests, which CONCURRENT_REQUESTS limits; its item is
-        # still in the pipeline, so the engine does not take the run for idle. Page requests
-        # stay counted: while one waits, the engine must not think the crawl is over.
-        active = self.crawler.engine.downloader.active
-        uncounted = request.callback is NO_CALLBACK and request in active
-        if uncounted:
-            active.discard(request)
-        signals.send_catch_log(retry_wait_started, request=request)
-        try:
-            yield
-        finally:
-            signals.send_catch_log(retry_wait_ended, request=request)
-            if uncounted:
-                active.add(request)  # Downloader.fetch removes it when the download ends
+        # Only an image download (the media pipeline's requests have no callback) leaves the
+        # downloader's count: while a page request waits, the engine must not think the crawl over.
+        is_image = request.callback is NO_CALLBACK
+        with uncounted_by_downloader(self.crawler.engine, request) if is_image else nullcontext():
+            signals.send_catch_log(retry_wait_started, request=request)
+            try:
+                yield
+            finally:
+                signals.send_catch_log(retry_wait_ended, request=request)

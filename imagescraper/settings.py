@@ -42,8 +42,8 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 # Scrapy 2.19's downloader starts every queued request of a slot at once when one finishes
-# (see downloader.py); this one keeps each slot at its limit.
-DOWNLOADER = "imagescraper.downloader.SlotLimitedDownloader"
+# (see scrapy_compat.py); this one keeps each slot at its limit.
+DOWNLOADER = "imagescraper.scrapy_compat.SlotLimitedDownloader"
 # How many items the spider hands to the pipeline before waiting for some to finish: keeps
 # memory flat however long the URL list is, and keeps the downloader's queue short, so a run
 # that is stopped (Ctrl-C, CLOSESPIDER_TIMEOUT) only finishes what is already downloading.

@@ -25,9 +25,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from w3lib.url import canonicalize_url
-
 from imagescraper.errors import InputError, StoreBusyError
+from imagescraper.identity import canonical_url
 
 META_DIR = ".imagescraper"
 
@@ -103,7 +102,7 @@ class ImageStore:
                 try:
                     record = json.loads(line)
                     yield (
-                        canonicalize_url(record["url"]),
+                        canonical_url(record["url"]),
                         StoredImage(record["path"], int(record["bytes"]), record["sha256"]),
                     )
                 except (ValueError, KeyError, TypeError):

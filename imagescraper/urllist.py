@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from w3lib.url import canonicalize_url, safe_url_string
+from w3lib.url import safe_url_string
 
 from imagescraper.errors import InputError
+from imagescraper.identity import canonical_url
 from imagescraper.textfile import NotText, as_utf8_stream
 
 FETCHED_SCHEMES = ("http", "https")
@@ -159,7 +160,7 @@ def check_url(text: str) -> tuple[str, str]:
     host = urlsplit(url).hostname or ""
     if not (_HOST_NAME.match(host) or host.startswith("[") or ":" in host):
         raise BadUrl("malformed-url", f"has an invalid host name {parts.hostname!r}")
-    return url, canonicalize_url(url)
+    return url, canonical_url(url)
 
 
 def _backslashes_as_slashes(text: str) -> str:

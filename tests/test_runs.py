@@ -17,9 +17,7 @@ from PIL import Image
 from demo import images
 from demo.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
 from demo.imageserver import ImageServer
-from imagescraper.items import ImageItem
-from imagescraper.paths import image_file_name, store_relpath
-from imagescraper.pipelines import folders_for
+from imagescraper.paths import image_file_name, item_folders, store_relpath
 from imagescraper.store import ImageStore, StoredImage
 from tests.conftest import SAMPLES
 
@@ -62,7 +60,9 @@ def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path,
         _wait_for(lambda target=target: _manifest_lines(store) >= target, 60, f"{target} stored images")
         os.kill(running.pid, signal.SIGKILL)
         running.wait()
-        for relative, body in stored_files(store).items():
+        after_kill = stored_files(store)
+        assert len(after_kill) >= target
+        for relative, body in after_kill.items():
             assert images.sha256(body) in wanted, f"{relative} is not a complete original"
 
     final = crawl("urlfile", store, args={"path": url_file}, settings=settings)
@@ -161,8 +161,7 @@ def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
         store.open()
         urls = [server.url(f"/tiny/{n}.png") for n in range(10_000)]
         for url in urls:
-            item = ImageItem(image_urls=[url], post_title=f"127.0.0.1:{server.port}")
-            path = store_relpath(folders_for(item), image_file_name(url, ".png"))
+            path = store_relpath(item_folders(post_title=f"127.0.0.1:{server.port}"), image_file_name(url, ".png"))
             store.add(
                 url,
                 StoredImage(path, len(tiny), images.sha256(tiny)),
@@ -204,7 +203,10 @@ def test_a_hostile_list_finishes_well_inside_four_minutes_with_default_settings(
 
 def test_stored_images_open_in_pillow(run_urlfile, server):
     result = run_urlfile([server.url(path) for path in SAMPLES])
-    for relative in result.stored_files():
+    assert result.status == 0, result.log
+    stored = result.stored_files()
+    assert sorted(stored.values()) == sorted(SAMPLES.values())
+    for relative in stored:
         with Image.open(result.store / relative) as image:
             image.load()
 
