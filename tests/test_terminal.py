@@ -114,6 +114,8 @@ def test_a_person_sees_what_runs_the_progress_warnings_and_the_summary(terminal,
     # The 404 warning came while the progress line was on the screen, not before it was drawn.
     stream = raw.read_bytes().decode("utf-8", "replace")
     assert 0 < stream.index("stored ") < stream.index("WARNING: Failed")
+    # ...was written from the start of a cleared line, and the progress line drawn again under it.
+    assert re.search(r"\r\x1b\[KWARNING: Failed [^\r\n]*\r?\nstored \d+ \| already present", stream), stream
 
 
 def test_full_scrapy_logs_at_debug_and_still_no_shared_line(terminal, slow_list, tmp_path):
