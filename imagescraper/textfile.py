@@ -90,6 +90,10 @@ def _check_text(head: bytes, text: str) -> None:
     for signature, what in _BINARY_SIGNATURES:
         if head.startswith(signature):
             raise NotText(f"it is {what}")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        raise NotText("it is a WebP image")
+    if head[4:8] == b"ftyp":
+        raise NotText("it is an AVIF or HEIC image, or a video")
     if text and non_text_share(text) > MAX_NON_TEXT_SHARE:
         if _looks_like_utf16_without_bom(head):
             raise NotText("it looks like UTF-16 without a byte-order mark; save it as UTF-8")

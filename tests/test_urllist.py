@@ -180,6 +180,8 @@ def test_open_url_file_errors(tmp_path):
         "noise.bin": random.Random(7).randbytes(6000),
         "nul.bin": b"\x00" * 100,
         "jpeg.txt": images.jpeg("not-a-list")[:20] + b"\nhttp://h/a.jpg\n",
+        "webp.txt": images.webp("not-a-list"),
+        "avif.txt": b"\x00\x00\x00\x1cftypavif" + b"http://h/a.jpg\n" * 20,
     }.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(InputError, match="is not a UTF-8 text file"):
