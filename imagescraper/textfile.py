@@ -112,8 +112,10 @@ def is_control(char: str) -> bool:
 
 
 def _looks_like_utf16_without_bom(head: bytes) -> bool:
-    even, odd = head[0::2], head[1::2]
-    return len(head) >= 8 and max(even.count(0), odd.count(0)) >= 0.9 * len(odd)
+    # ASCII text in UTF-16: every other byte is NUL, the others are not.
+    zeros = sorted((head[0::2].count(0), head[1::2].count(0)))
+    half = len(head) // 2
+    return half >= 4 and zeros[1] >= 0.9 * half and zeros[0] <= 0.1 * half
 
 
 class _Transcoder(io.RawIOBase):
