@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
 import re
 import shlex
 import shutil
+import struct
 import subprocess
+import termios
 
 import pytest
 
@@ -27,6 +32,21 @@ def test_a_log_line_goes_above_the_progress_line():
     assert stream.getvalue() == (
         f"{ERASE_LINE}stored 1{ERASE_LINE}WARNING: one\nstored 1{ERASE_LINE}stored 2{ERASE_LINE}stored 2\nsummary\n"
     )
+
+
+def test_the_progress_line_is_cut_to_the_terminal_width():
+    """A line that wrapped could not be erased whole; the last one, left on screen, is kept whole."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 30, 0, 0))
+    with open(terminal, "w", closefd=True) as stream:
+        status = StatusLine(stream)
+        status.show("stored 1 | " + "x" * 60)
+        first = os.read(controller, 1000)
+        status.finish()
+        last = os.read(controller, 1000)
+    os.close(controller)
+    assert first == (ERASE_LINE + "stored 1 | " + "x" * 18).encode()
+    assert last == (ERASE_LINE + "stored 1 | " + "x" * 60 + "\r\n").encode()  # the tty turns \n into \r\n
 
 
 class Tmux:
