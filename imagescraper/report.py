@@ -2,10 +2,10 @@
 
 The run starts with one line saying what runs: the spider, its input and the store. On a
 terminal a progress line is redrawn every ``IMAGESCRAPER_PROGRESS_INTERVAL`` seconds at the
-bottom, with log lines written above it (``terminal.py``); without one (cron, scrapyd) a progress
-log line is written every ``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end the summary is logged, written to
-``STORE/.imagescraper/last-run.json``, and the exit status is left in the stats for the crawl
-command (see ``errors.ExitStatus``).
+bottom, with log lines written above it (``terminal.py``); without one (cron, scrapyd) a
+progress log line is written every ``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end
+the summary is logged, written to ``STORE/.imagescraper/last-run.json``, and the exit status is
+left in the stats for the crawl command (see ``errors.ExitStatus``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class RunSummary:
             failed_by_reason=_by_reason(stats, runstats.FAILED_BY),
             rejected_lines=stats.get(runstats.REJECTED_LINES, 0),
             rejected_by_reason=_by_reason(stats, runstats.REJECTED_BY),
-            retries=stats.get("retry/count", 0),  # Scrapy's own count: every retry actually made
+            retries=stats.get(runstats.RETRIES, 0),
             skipped=_by_reason(stats, runstats.SKIPPED_BY),
             errors=errors,
             errors_by_reason=_by_reason(stats, runstats.ERRORS_BY),
@@ -149,7 +149,7 @@ class RunReport:
             "Running %s%s; images go to %s",
             spider.name,
             f" with {', '.join(given)}" if given else "",
-            self.stats.get_value("imagescraper/store") or "no store",
+            self.stats.get_value(runstats.STORE) or "no store",
         )
         if self.interval > 0:
             self._loop = task.LoopingCall(self.show_progress)
