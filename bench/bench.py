@@ -368,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", default="0,50", help="milliseconds per response, comma-separated")
     parser.add_argument("--tools", default="imagescraper,aria2c,wget,curl")
     parser.add_argument("--memory-lines", default="2000,100000,1000000", help="list lengths for the memory table")
-    parser.add_argument("--skip", default="", help="comma-separated: speed,memory,rerun,lofter")
+    parser.add_argument("--skip", default="", help="comma-separated: speed,memory,rerun,store,lofter")
+    parser.add_argument("--store-size", type=int, default=1_000_000, help="synthetic images in the big store's index")
+    parser.add_argument("--store-files", type=int, default=10_000, help="real images stored into the big store")
     parser.add_argument("--work", default=str(REPO / "bench" / ".work"))
     options = parser.parse_args(argv)
     work = Path(options.work)
@@ -389,6 +391,11 @@ def main(argv: list[str] | None = None) -> int:
             report.append(memory_section(files, nginx, [int(x) for x in options.memory_lines.split(",")], work))
         if "rerun" not in skip:
             report.append(rerun_section(nginx, work))
+        if "store" not in skip:
+            from bench.storesize import store_size_section  # it imports this module's helpers
+
+            store_options = {"size": options.store_size, "stored": options.store_files, "runs": options.runs}
+            report.append(store_size_section(files, nginx, work, **store_options))
     if "lofter" not in skip:
         report.append(lofter_section(options.runs))
     text = "\n".join(report) + "\n"

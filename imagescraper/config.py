@@ -34,6 +34,7 @@ class ProjectConfig:
     lofter_api_url: str
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
+    durable: bool
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -58,6 +59,7 @@ class ProjectConfig:
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
+            durable=_flag(settings, "IMAGESCRAPER_DURABLE"),
         )
 
 

@@ -8,11 +8,12 @@ engine and every downloader middleware) and its settings (``IMAGES_STORE``,
 ``MEDIA_ALLOW_REDIRECTS``), and overrides the documented hooks that decide what happens to the
 bytes. An image is in one of three states:
 
-- already stored: the store lists its URL and the file has the recorded size. No request is
-  made (unless the spider was started with ``replace=true``);
+- already stored: the store's index lists its URL and the file has the recorded size. No
+  request is made (unless the spider was started with ``replace=true``);
 - stored now: the response was 200, Pillow decoded every frame, the size limits hold; the
-  original bytes are written atomically at :meth:`file_path` (the extension is the real
-  format), and a manifest line is appended;
+  original bytes are written durably and atomically at :meth:`file_path` (the extension is
+  the real format), then recorded in the manifest and the index (the spider's own fields
+  never replace the store's: see ``manifest.py``);
 - failed: anything else. The failure is counted under ``imagescraper/failed/<reason>`` and
   logged once, as one line with the URL and the reason; nothing is written.
 
@@ -30,6 +31,7 @@ import asyncio
 import hashlib
 import io
 import logging
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +49,7 @@ from imagescraper.config import config_for
 from imagescraper.errors import InputError
 from imagescraper.failures import ImageFailed, classify
 from imagescraper.identity import canonical_url
+from imagescraper.manifest import ImageEntry, image_line, spider_fields_json
 from imagescraper.paths import checked_relpath, image_file_name, item_folders, store_relpath
 from imagescraper.scrapy_compat import MEDIA_LOGGER, DropMediaTracebacks
 from imagescraper.signals import image_failed
@@ -75,14 +78,16 @@ def item_folders_of(adapter: ItemAdapter) -> list[str]:
 class OriginalImagesPipeline(ImagesPipeline):
     def __init__(self, store_uri, *, crawler):
         super().__init__(store_uri, crawler=crawler)
-        self.max_pixels = config_for(crawler).max_pixels
-        self.image_store = ImageStore(self.store.basedir)
+        config = config_for(crawler)
+        self.max_pixels = config.max_pixels
+        self.image_store = ImageStore(self.store.basedir, durable=config.durable)
         # Locked here, before the engine opens the spider: a busy store stops the run before
         # anything starts (and before any signal says a run began).
         self.image_store.open()
         self.stats = crawler.stats
         self.replace = False
         self._failed_urls: set[str] = set()
+        self._ignored_fields: set[str] = set()
         self._log_filter = DropMediaTracebacks(ImageFailed)
         # The lock is held until the engine stops, so the run report is written under it.
         crawler.signals.connect(self._release_store, signal=signals.engine_stopped)
@@ -147,7 +152,6 @@ class OriginalImagesPipeline(ImagesPipeline):
             key, image = await asyncio.to_thread(self._validate_and_store, response, request, info, item)
         except RejectedImage as rejected:
             raise ImageFailed(url, rejected.reason, rejected.detail) from None
-        self.image_store.remember(key, image)
         self.stats.inc_value(runstats.STORED)
         return {"url": url, "path": image.path, "checksum": image.sha256, "status": "downloaded"}
 
@@ -157,20 +161,31 @@ class OriginalImagesPipeline(ImagesPipeline):
         path = checked_relpath(self.file_path(request, response, info, item=item))
         image = StoredImage(path, len(body), hashlib.sha256(body).hexdigest())
         adapter = ItemAdapter(item)
-        record = {
-            "path": image.path,
-            "sha256": image.sha256,
-            "bytes": image.size,
-            "width": facts.width,
-            "height": facts.height,
-            "format": facts.format,
-            "frames": facts.frames,
-            "title": adapter.get("post_title"),
-            **(adapter.get("extra") or {}),
-            "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.image_store.add(request.url, image, body, record)
-        return canonical_url(request.url), image
+        extra = adapter.get("extra")
+        extra = dict(extra) if isinstance(extra, Mapping) else {}
+        key = canonical_url(request.url)
+        entry = ImageEntry(
+            key=key,
+            url=request.url,
+            path=image.path,
+            bytes=image.size,
+            sha256=image.sha256,
+            format=facts.format,
+            width=facts.width,
+            height=facts.height,
+            frames=facts.frames,
+            title=adapter.get("post_title"),
+            stored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            extra=spider_fields_json(extra),
+        )
+        # Built before anything is written: a line that cannot be built never leaves a file behind.
+        line, ignored = image_line(entry, extra)
+        for name in ignored:
+            if name not in self._ignored_fields:
+                self._ignored_fields.add(name)
+                logger.warning("Spider field %r left out of the manifest: the store owns that name", name)
+        self.image_store.add(entry, body, line)
+        return key, image
 
     def media_failed(self, failure, request: Request, info):
         raise classify(request.url, failure.value)

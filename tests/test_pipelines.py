@@ -318,3 +318,46 @@ def test_a_users_own_spider_yielding_dicts_works_end_to_end(tmp_path, server):
     )
     assert {path.split("/")[0] for path in stored} == {"Mine", "escape"}
     assert re.search(r"^  stored:\s+3$", result.stderr, re.M), result.stderr[-3000:]
+
+
+def test_spider_fields_never_replace_the_stores_own_and_are_named_once(run, caplog):
+    url = "http://img.test/fields.jpg"
+    hostile = {"url": "http://evil/x.jpg", "path": "../../etc/passwd", "sha256": "0" * 64, "bytes": 1}
+    pipeline = run({url: JPEG})
+    with caplog.at_level(logging.WARNING):
+        pipeline.process(ImageItem(image_urls=[url], post_title="t", extra={**hostile, "post_url": "http://blog/1"}))
+        pipeline.process(ImageItem(image_urls=[url], post_title="t", extra=hostile))  # a second item, same URL
+
+    (record,) = pipeline.manifest()
+    assert record["url"] == url and not record["path"].startswith("..")
+    assert (record["sha256"], record["bytes"]) == (images.sha256(JPEG), len(JPEG))
+    assert record["post_url"] == "http://blog/1"
+    assert pipeline.files() == {record["path"]: JPEG}
+    warned = sorted(r.getMessage() for r in caplog.records if "left out of the manifest" in r.getMessage())
+    assert warned == [
+        f"Spider field {name!r} left out of the manifest: the store owns that name"
+        for name in ("bytes", "path", "sha256", "url")
+    ]
+    pipeline.pipeline.image_store.flush()
+    entry = pipeline.pipeline.image_store.index.get(url)
+    assert (entry.path, entry.sha256, json.loads(entry.extra)) == (
+        record["path"],
+        record["sha256"],
+        {"post_url": "http://blog/1"},
+    )
+
+
+def test_a_folder_replaced_by_a_symlink_is_never_written_through(tmp_path, caplog):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "t").symlink_to(outside)
+    url = "http://img.test/linked.jpg"
+    pipeline = Run(tmp_path / "store", {url: JPEG})
+    try:
+        pipeline.process(ImageItem(image_urls=[url], post_title="t"))
+    finally:
+        pipeline.close()
+    assert list(outside.iterdir()) == []
+    assert pipeline.stat(f"{runstats.FAILED}/error") == 1
+    assert "is not a folder of the store; see scrapy checkstore --repair" in caplog.text
