@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scrapy.settings import BaseSettings
 
@@ -20,7 +20,8 @@ from imagescraper.errors import InputError
 @dataclass(frozen=True)
 class ProjectConfig:
     allow_hosts: frozenset[tuple[str, int]]
-    max_pixels: int
+    max_decoded_bytes: int
+    max_video_bytes: int
     max_url_length: int
     items_in_flight: int
     retry_backoff_base: float
@@ -35,6 +36,10 @@ class ProjectConfig:
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
     durable: bool
+    lofter_user_agent: str
+    lofter_referer: str
+    # A login token: kept out of repr() so it cannot reach a log line by accident.
+    lofter_login_header: tuple[str, str] | None = field(repr=False)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -44,7 +49,8 @@ class ProjectConfig:
             raise InputError(str(exc)) from None
         return cls(
             allow_hosts=allow_hosts,
-            max_pixels=_number(settings, "IMAGESCRAPER_MAX_PIXELS", int, minimum=1),
+            max_decoded_bytes=_number(settings, "IMAGESCRAPER_MAX_DECODED_BYTES", int, minimum=1),
+            max_video_bytes=_number(settings, "IMAGESCRAPER_MAX_VIDEO_BYTES", int, minimum=1),
             max_url_length=_number(settings, "IMAGESCRAPER_MAX_URL_LENGTH", int, minimum=16),
             items_in_flight=_number(settings, "IMAGESCRAPER_ITEMS_IN_FLIGHT", int, minimum=0)
             or 2 * settings.getint("CONCURRENT_REQUESTS"),
@@ -60,6 +66,9 @@ class ProjectConfig:
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
             durable=_flag(settings, "IMAGESCRAPER_DURABLE"),
+            lofter_user_agent=str(settings.get("IMAGESCRAPER_LOFTER_USER_AGENT") or ""),
+            lofter_referer=str(settings.get("IMAGESCRAPER_LOFTER_REFERER") or ""),
+            lofter_login_header=parse_login_header(settings.get("IMAGESCRAPER_LOFTER_LOGIN_HEADER") or ""),
         )
 
 
@@ -143,3 +152,21 @@ def parse_cookies(header: str) -> dict[str, str]:
             )
         cookies[name.strip()] = value.strip()
     return cookies
+
+
+LOGIN_HEADERS = {"lofter-phone-login-auth": "lofter-phone-login-auth", "authorization": "Authorization"}
+
+
+def parse_login_header(text: str) -> tuple[str, str] | None:
+    """``IMAGESCRAPER_LOFTER_LOGIN_HEADER``: ``lofter-phone-login-auth: TOKEN`` or ``Authorization: TOKEN``."""
+    if not text.strip():
+        return None
+    name, sep, value = text.partition(":")
+    canonical = LOGIN_HEADERS.get(name.strip().lower())
+    if not sep or canonical is None or not value.strip() or any(c in value for c in "\r\n"):
+        # The value is a secret: the message names the setting, never echoes it.
+        raise InputError(
+            "IMAGESCRAPER_LOFTER_LOGIN_HEADER is not 'lofter-phone-login-auth: TOKEN' or 'Authorization: TOKEN': "
+            "copy the header name and value from the app's or the browser's requests to api.lofter.com"
+        )
+    return canonical, value.strip()

@@ -55,6 +55,8 @@ class RunSummary:
     input_complete: bool
     exit_status: int
     failures: list[dict] = field(default_factory=list)
+    # Why a crawl ended before its source did (a page limit), in the spider's words.
+    stopped_early: str | None = None
 
     @classmethod
     def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
@@ -84,6 +86,7 @@ class RunSummary:
             queued=queued,
             input_complete=complete,
             exit_status=int(status),
+            stopped_early=stats.get(runstats.STOPPED_EARLY),
         )
 
     @property
@@ -105,6 +108,8 @@ class RunSummary:
             out += [f"    {reason}: {count}" for reason, count in self.errors_by_reason.items()]
         for what, count in self.skipped.items():
             out.append(f"  skipped {what}: {count}")
+        if self.stopped_early:
+            out.append(f"  {self.stopped_early}")
         if self.finish_reason != "finished" or not self.input_complete or self.not_attempted:
             missing = [f"{self.not_attempted} queued image(s) not settled"] if self.not_attempted else []
             if not self.input_complete:
