@@ -30,6 +30,7 @@ class ProjectConfig:
     progress_interval: float
     progress_log_interval: float
     resolve: dict[str, str]
+    proxy_from_env: bool
     lofter_blog_url: str
     lofter_api_url: str
     lofter_cookies: dict[str, str]
@@ -59,6 +60,7 @@ class ProjectConfig:
             progress_interval=_number(settings, "IMAGESCRAPER_PROGRESS_INTERVAL", float, minimum=0.1),
             progress_log_interval=_number(settings, "IMAGESCRAPER_PROGRESS_LOG_INTERVAL", float, minimum=0),
             resolve=parse_resolve(settings.getlist("IMAGESCRAPER_RESOLVE")),
+            proxy_from_env=_flag(settings, "IMAGESCRAPER_PROXY_FROM_ENV"),
             lofter_blog_url=str(settings.get("IMAGESCRAPER_LOFTER_BLOG_URL")),
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),

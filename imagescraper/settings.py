@@ -71,6 +71,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 # 404 and 410 are final and not retried; these are worth another try.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# An image that fails after its retries is logged once, as a WARNING with its URL and reason,
+# by the pipeline; Scrapy's own "Gave up retrying" line is kept for full logs only.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 # Before retrying a 429 or 503 wait base * 2**attempt seconds (capped), or what the server's
 # Retry-After asks, capped at IMAGESCRAPER_RETRY_AFTER_MAX.
 IMAGESCRAPER_RETRY_BACKOFF_BASE = 1.0
@@ -84,6 +87,9 @@ DOWNLOADER_MIDDLEWARES = {
     "imagescraper.lofter.alternates.AlternateAddressMiddleware": 580,
     # The LOFTER login header goes to LOFTER's page and API hosts only, redirects included.
     "imagescraper.lofter.login.LoginHeaderScopeMiddleware": 590,
+    # Proxies from the environment only with IMAGESCRAPER_PROXY_FROM_ENV (see below).
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "imagescraper.guard.EnvironmentProxyMiddleware": 750,
 }
 
 # --- Network safety -----------------------------------------------------------------------------
@@ -93,6 +99,10 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 # address, every hop) except exactly these host:port pairs, e.g. "127.0.0.1:8000,localhost:9000".
 IMAGESCRAPER_ALLOW_HOSTS = []
 TWISTED_DNS_RESOLVER = "imagescraper.guard.GuardedResolver"
+# http_proxy/https_proxy/no_proxy from the environment are ignored unless this is true: a proxy
+# resolves names itself, where the guard's resolver cannot check the answer. When true, each
+# target is checked (resolved address, every hop) before the request goes to the proxy.
+IMAGESCRAPER_PROXY_FROM_ENV = False
 # The operator lists exact image URLs; robots.txt would only add a request per host.
 ROBOTSTXT_OBEY = False
 
