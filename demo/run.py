@@ -47,11 +47,13 @@ def _on_fixed_port(make, port):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(REPO / "demo-output"), help="folder for urls.txt and images/")
+    parser.add_argument("--image-port", type=int, default=DEMO_PORT, help="the image server's port (%(default)s)")
+    parser.add_argument("--lofter-port", type=int, default=LOFTER_DEMO_PORT, help="the fake LOFTER's (%(default)s)")
     options = parser.parse_args(argv)
     output = Path(options.output).resolve()
     output.mkdir(parents=True, exist_ok=True)
 
-    with _on_fixed_port(ImageServer, DEMO_PORT) as server:
+    with _on_fixed_port(ImageServer, options.image_port) as server:
         for path, body in DEMO_IMAGES.items():
             server.add_image(path, body)
         url_file = output / "urls.txt"
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         urlfile_status = subprocess.run(command, cwd=REPO).returncode
     print(f"\ndemo: urlfile finished with exit status {urlfile_status}\n", flush=True)
 
-    with _on_fixed_port(FakeLofter, LOFTER_DEMO_PORT) as blog:
+    with _on_fixed_port(FakeLofter, options.lofter_port) as blog:
         print(f"demo: fake LOFTER blog 'ceshi' on port {blog.port}", flush=True)
         command = crawl_command("lofter", store, {"domain": "ceshi"}, blog.settings())
         lofter_status = subprocess.run(command, cwd=REPO).returncode
