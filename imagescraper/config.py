@@ -32,6 +32,7 @@ class ProjectConfig:
     progress_interval: float
     progress_log_interval: float
     resolve: dict[str, str]
+    proxy_from_env: bool
     lofter_blog_url: str
     lofter_api_url: str
     lofter_cookies: dict[str, str]
@@ -65,6 +66,7 @@ class ProjectConfig:
             progress_interval=_number(settings, "IMAGESCRAPER_PROGRESS_INTERVAL", float, minimum=0.1),
             progress_log_interval=_number(settings, "IMAGESCRAPER_PROGRESS_LOG_INTERVAL", float, minimum=0),
             resolve=parse_resolve(settings.getlist("IMAGESCRAPER_RESOLVE")),
+            proxy_from_env=_flag(settings, "IMAGESCRAPER_PROXY_FROM_ENV"),
             lofter_blog_url=str(settings.get("IMAGESCRAPER_LOFTER_BLOG_URL")),
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
@@ -192,3 +194,35 @@ def parse_login_header(text: str) -> tuple[str, str] | None:
             "copy the header name and value from the app's or the browser's requests to api.lofter.com"
         )
     return canonical, value.strip()
+
+
+@dataclass(frozen=True)
+class GalleryConfig:
+    """Settings of ``scrapy gallery`` (README "The gallery")."""
+
+    store: str
+    gallery_dir: str
+    files_url: str
+    title: str
+    page_size: int
+    workers: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> GalleryConfig:
+        store = str(settings.get("IMAGES_STORE") or "")
+        if not store or "://" in store and not store.startswith("file://"):
+            raise InputError(f"IMAGES_STORE={store!r} is not a local folder: pass a path with -s IMAGES_STORE=DIR")
+        gallery_dir = str(settings.get("IMAGESCRAPER_GALLERY_DIR") or "")
+        if not gallery_dir:
+            raise InputError("IMAGESCRAPER_GALLERY_DIR is empty: pass a folder with -s IMAGESCRAPER_GALLERY_DIR=DIR")
+        files_url = str(settings.get("IMAGESCRAPER_GALLERY_FILES_URL") or "")
+        if files_url and not files_url.endswith("/"):
+            files_url += "/"
+        return cls(
+            store=store.removeprefix("file://"),
+            gallery_dir=gallery_dir,
+            files_url=files_url,
+            title=str(settings.get("IMAGESCRAPER_GALLERY_TITLE") or ""),
+            page_size=_number(settings, "IMAGESCRAPER_GALLERY_PAGE_SIZE", int, minimum=1),
+            workers=_number(settings, "IMAGESCRAPER_GALLERY_WORKERS", int, minimum=0),
+        )

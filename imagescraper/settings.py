@@ -75,6 +75,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 # 404 and 410 are final and not retried; these are worth another try.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# An image that fails after its retries is logged once, as a WARNING with its URL and reason,
+# by the pipeline; Scrapy's own "Gave up retrying" line is kept for full logs only.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 # Before retrying a 429 or 503 wait base * 2**attempt seconds (capped), or what the server's
 # Retry-After asks, capped at IMAGESCRAPER_RETRY_AFTER_MAX.
 IMAGESCRAPER_RETRY_BACKOFF_BASE = 1.0
@@ -88,6 +91,9 @@ DOWNLOADER_MIDDLEWARES = {
     "imagescraper.lofter.alternates.AlternateAddressMiddleware": 580,
     # The LOFTER login header goes to LOFTER's page and API hosts only, redirects included.
     "imagescraper.lofter.login.LoginHeaderScopeMiddleware": 590,
+    # Proxies from the environment only with IMAGESCRAPER_PROXY_FROM_ENV (see below).
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "imagescraper.guard.EnvironmentProxyMiddleware": 750,
 }
 
 # --- Network safety -----------------------------------------------------------------------------
@@ -97,6 +103,10 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 # address, every hop) except exactly these host:port pairs, e.g. "127.0.0.1:8000,localhost:9000".
 IMAGESCRAPER_ALLOW_HOSTS = []
 TWISTED_DNS_RESOLVER = "imagescraper.guard.GuardedResolver"
+# http_proxy/https_proxy/no_proxy from the environment are ignored unless this is true: a proxy
+# resolves names itself, where the guard's resolver cannot check the answer. When true, each
+# target is checked (resolved address, every hop) before the request goes to the proxy.
+IMAGESCRAPER_PROXY_FROM_ENV = False
 # The operator lists exact image URLs; robots.txt would only add a request per host.
 ROBOTSTXT_OBEY = False
 
@@ -161,3 +171,17 @@ IMAGESCRAPER_FRONTIER_NAME = "urlfile"
 # Seconds a worker's lease lasts unless renewed (every third of it): what a worker killed with
 # kill -9 held goes back to the queue this long after its last renewal, or at its next start.
 IMAGESCRAPER_FRONTIER_LEASE = 60.0
+
+# --- The gallery (scrapy gallery) -----------------------------------------------------------------
+# Where the static gallery of IMAGES_STORE is written: a folder outside the store.
+IMAGESCRAPER_GALLERY_DIR = "gallery"
+# Where originals are linked: empty for a link relative to the gallery folder (works from
+# file:// and from any server that serves both folders side by side), or a base URL such as
+# "/files/urls-main/" when the store is served elsewhere.
+IMAGESCRAPER_GALLERY_FILES_URL = ""
+# The name shown on every page; empty: the store folder's name.
+IMAGESCRAPER_GALLERY_TITLE = ""
+# Thumbnails (and sub-folders) per page: a few hundred keeps a page light on a phone.
+IMAGESCRAPER_GALLERY_PAGE_SIZE = 200
+# Threads making thumbnails; 0: one per CPU core.
+IMAGESCRAPER_GALLERY_WORKERS = 0

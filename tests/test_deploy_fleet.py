@@ -218,8 +218,8 @@ def test_three_workers_share_3000_urls_through_one_redis(tmp_path, wheelhouse): 
             browser = Browser(host.address)
             sample = sorted(by_path) if host is w1 else sorted(by_path)[::10]
             for path in sample:
-                status_code, body = browser.get(f"/urls-main/{path}")
+                status_code, body = browser.get(f"/files/urls-main/{path}")
                 assert status_code == 200 and hashlib.sha256(body).hexdigest() == by_path[path], (host.name, path)
             # Nobody holds it: one round of peers, then 404. Meta files are never asked of peers.
-            assert browser.get(f"/urls-main/{sorted(by_path)[0][:-4]}-missing.jpg")[0] == 404
-            assert browser.get("/urls-main/.imagescraper/manifest.jsonl")[0] == 404
+            assert browser.get(f"/files/urls-main/{sorted(by_path)[0][:-4]}-missing.jpg")[0] == 404
+            assert browser.get("/files/urls-main/.imagescraper/manifest.jsonl")[0] == 404
