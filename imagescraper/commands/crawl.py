@@ -35,7 +35,13 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("give exactly one spider name, e.g. scrapy crawl urlfile -a path=urls.txt")
         if getattr(self, "_quiet_terminal", False):
             install_quiet_terminal_logging(self.settings)
-        crawler = self.crawler_process.create_crawler(args[0])
+        try:
+            crawler = self.crawler_process.create_crawler(args[0])
+        except KeyError:
+            known = ", ".join(sorted(self.crawler_process.spider_loader.list()))
+            logger.error("there is no spider %r in this project: use one of %s", args[0], known)
+            self.exitcode = int(ExitStatus.BAD_INPUT)
+            return
         startup_errors: list[StartupError] = []
 
         def keep_startup_error(exc: BaseException | None) -> bool:
@@ -51,7 +57,10 @@ class Command(ScrapyCrawlCommand):
             running.add_done_callback(lambda task: task.cancelled() or keep_startup_error(task.exception()))
         else:
             running.addErrback(lambda failure: keep_startup_error(failure.value) and None)
-        self.crawler_process.start()
+        try:
+            self.crawler_process.start()
+        except StartupError as error:  # raised while the reactor is set up (the DNS resolver reads settings)
+            startup_errors.append(error)
 
         if startup_errors:
             error = startup_errors[0]
