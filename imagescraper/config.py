@@ -107,12 +107,15 @@ def _frontier_settings(settings: BaseSettings) -> dict:
     }
 
 
+_KIND_NAMES = {int: "a whole number", float: "a number"}
+
+
 def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     raw = settings.get(name)
     try:
         value = kind(raw)
     except (TypeError, ValueError):
-        raise InputError(f"setting {name}={raw!r} is not a {kind.__name__}: pass a number with -s {name}=N") from None
+        raise InputError(f"setting {name}={raw!r} is not {_KIND_NAMES[kind]}: pass one with -s {name}=N") from None
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value

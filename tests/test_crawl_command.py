@@ -11,7 +11,7 @@ from demo.crawling import crawl
     ("spider", "settings", "message"),
     [
         ("nosuchspider", {}, "there is no spider 'nosuchspider' in this project: use one of lofter, urlfile"),
-        ("urlfile", {"CONCURRENT_REQUESTS": "abc"}, "setting CONCURRENT_REQUESTS='abc' is not a int"),
+        ("urlfile", {"CONCURRENT_REQUESTS": "abc"}, "setting CONCURRENT_REQUESTS='abc' is not a whole number"),
     ],
 )
 def test_a_command_line_mistake_is_one_line_and_exit_status_2(tmp_path, spider, settings, message):
