@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from scrapy.settings import BaseSettings
 
-from imagescraper.errors import InputError
 from imagescraper.frontier import FrontierAddress, parse_frontier_url
+from imagescraper.startup_errors import InputError
 
 
 @dataclass(frozen=True)

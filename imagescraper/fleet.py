@@ -326,7 +326,8 @@ class FleetPipeline:
     @classmethod
     def from_crawler(cls, crawler):
         if config_for(crawler).frontier is None:
-            raise NotConfigured("IMAGESCRAPER_FRONTIER is empty")
+            # Off is the normal case: without a message Scrapy does not warn that it is disabled.
+            raise NotConfigured()
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.image_failed, signal=image_failed)
         return pipeline

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from imagescraper import frontier_scripts as scripts
-from imagescraper.errors import InputError, StartupError
+from imagescraper.startup_errors import InputError, StartupError
 
 DEFAULT_PORT = 6379
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}

@@ -5,7 +5,7 @@ terminal a progress line is redrawn every ``IMAGESCRAPER_PROGRESS_INTERVAL`` sec
 bottom, with log lines written above it (``terminal.py``); without one (cron, scrapyd) a
 progress log line is written every ``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end
 the summary is logged, written to ``STORE/.imagescraper/last-run.json``, and the exit status is
-left in the stats for the crawl command (see ``errors.ExitStatus``).
+left in the stats for the crawl command (see ``startup_errors.ExitStatus``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from twisted.internet import task
 
 from imagescraper import runstats
 from imagescraper.config import config_for
-from imagescraper.errors import ExitStatus
 from imagescraper.signals import image_failed
+from imagescraper.startup_errors import ExitStatus
 from imagescraper.store import ImageStore
 from imagescraper.terminal import StatusLine, keep_log_lines_above, status_line
 

@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio
 
 from imagescraper.commands.frontier import status_lines
-from imagescraper.errors import InputError
 from imagescraper.frontier import Entry, Frontier, parse_frontier_url
+from imagescraper.startup_errors import InputError
 from tests.redisserver import RedisServer, missing
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")

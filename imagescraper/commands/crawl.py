@@ -1,7 +1,7 @@
 """`scrapy crawl`, with one-line startup errors and the documented exit statuses.
 
 Scrapy's own command exits 1 only when the crawler cannot start, and prints a traceback for
-a bad spider argument. This one turns a :class:`~imagescraper.errors.StartupError` (a
+a bad spider argument. This one turns a :class:`~imagescraper.startup_errors.StartupError` (a
 missing URL file, a locked store, a bad setting) into its one-line message and exit status,
 and after a run exits with the status the run report decided (0 all stored, 1 failures).
 """
@@ -16,7 +16,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from imagescraper import runstats
-from imagescraper.errors import ExitStatus, StartupError
+from imagescraper.startup_errors import ExitStatus, StartupError
 from imagescraper.terminal import install_quiet_terminal_logging, wants_quiet_terminal
 
 logger = logging.getLogger("imagescraper")

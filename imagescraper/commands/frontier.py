@@ -15,8 +15,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from imagescraper.config import ProjectConfig
-from imagescraper.errors import ExitStatus, StartupError
 from imagescraper.frontier import FleetCounts, Frontier, FrontierAddress
+from imagescraper.startup_errors import ExitStatus, StartupError
 
 
 class Command(ScrapyCommand):
