@@ -140,6 +140,7 @@ def test_an_index_behind_the_manifest_catches_up(tmp_path, caplog):
     reopened.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "empty-file", "half"])
 def test_a_corrupt_index_is_rebuilt(tmp_path, caplog, damage):
     store = _opened(tmp_path)
