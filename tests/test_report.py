@@ -14,8 +14,10 @@ def test_all_stored_exits_zero():
     }
     summary = RunSummary.from_stats(stats, "urlfile", "finished")
     assert summary.exit_status == 0
-    text = "\n".join(summary.lines())
-    assert "stored:          3" in text and "rejected lines:  1" in text and "relative-url: 1" in text
+    lines = summary.lines()
+    text = "\n".join(lines)
+    # Whole lines: "stored:          3" must not pass for "stored:          30".
+    assert "  stored:          3" in lines and "  rejected lines:  1" in lines and "    relative-url: 1" in lines
     assert "NOT FINISHED" not in text
 
 
