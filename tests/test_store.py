@@ -341,8 +341,9 @@ def test_a_reader_opens_the_index_while_a_run_writes(tmp_path, monkeypatch):
 def test_unwritable_store_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InputError, match="cannot be created"):
+    with pytest.raises(InputError) as error:
         ImageStore(blocker / "store").open()
+    assert str(error.value) == f"image store '{blocker / 'store'}' cannot be created: Not a directory"
 
 
 def test_opening_a_store_that_does_not_exist_without_creating_it(tmp_path):
