@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 
 from demo.crawling import REPO
@@ -72,10 +73,26 @@ def check_inventory(tmp_path: Path, **overrides) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+def recap_ok(out: str, host: str) -> bool:
+    """The play recap shows the host ran tasks (ok=0 is a play that matched no host) and none failed."""
+    return re.search(rf"^{re.escape(host)}\s*: ok=[1-9]\d* .*failed=0\b", out, re.M) is not None
+
+
+def checks_ran(out: str, host: str) -> list[str]:
+    """The inventory checks (tasks/check.yml) that did NOT run and pass on the host: [] when all did."""
+    tasks = yaml.safe_load((DEPLOY / "roles" / "imagescraper" / "tasks" / "check.yml").read_text())
+    names = [task["name"] for task in tasks if task["name"].startswith("Check")]
+    assert names, "check.yml names no check"
+    ran = rf"\] \**\nok: \[{re.escape(host)}\]"
+    return [name for name in names if not re.search(rf"^TASK \[imagescraper : {re.escape(name)}{ran}", out, re.M)]
+
+
 @pytest.mark.slow  # runs ansible-playbook or ansible-lint
 def test_a_good_inventory_passes_the_checks(tmp_path):
     result = check_inventory(tmp_path)
-    assert result.returncode == 0 and "failed=0" in result.stdout, result.stdout
+    assert result.returncode == 0, result.stdout
+    assert recap_ok(result.stdout, "here"), result.stdout
+    assert checks_ran(result.stdout, "here") == [], result.stdout
 
 
 @pytest.mark.slow  # runs ansible-playbook or ansible-lint

@@ -28,6 +28,7 @@ from demo.crawling import REPO
 from demo.imageserver import ImageServer
 from tests.redisserver import missing as redis_missing
 from tests.test_deploy import _port_open, playbook, start_sshd, verify_units, wait_for, wheelhouse  # noqa: F401
+from tests.test_deploy_files import checks_ran, recap_ok
 from tests.testhosts import Network, TestHost, missing_prerequisites
 
 WHY_NOT = missing_prerequisites() or redis_missing()
@@ -145,7 +146,9 @@ def test_three_workers_share_3000_urls_through_one_redis(tmp_path, wheelhouse): 
         # One command deploys the whole fleet: Redis on fr, the workers and their nginx.
         out = playbook([], inv, "--skip-tags", "upload")
         for name in ("fr", "w1", "w2", "w3"):
-            assert re.search(rf"{name}\s*: ok=\d+ .*failed=0", out), out[-4000:]
+            assert recap_ok(out, name), out[-4000:]
+        for name in ("w1", "w2", "w3"):
+            assert checks_ran(out, name) == [], out[-4000:]
         assert FRONTIER_PASSWORD not in out
 
         frontier.start_unit("/lib/systemd/system/redis-server.service", tmp_path / "redis.log")
