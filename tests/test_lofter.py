@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -59,7 +60,9 @@ def assert_whole_blog(site, result):
     requested_hosts = {s.host.split(".")[0] for s in site.requests}
     assert "other" not in requested_hosts and "avaimg" not in requested_hosts  # reblog, avatars
     assert not any("UmVsYXRlZA" in s.path for s in site.requests)  # "related post" thumbnails
-    assert all(s.path.split("?")[0] == s.path for s in _image_requests(site)), "only originals are requested"
+    image_requests = _image_requests(site)
+    assert len(image_requests) >= len(files), image_requests
+    assert all(s.path.split("?")[0] == s.path for s in image_requests), "only originals are requested"
     summary = result.summary
     assert summary["skipped"]["video-posts"] == 1 and summary["skipped"]["posts-without-images"] == 1
 
@@ -108,8 +111,17 @@ def test_auto_uses_the_api_and_falls_back_to_pages(plain_site, tmp_path):
     fallback = run(
         plain_site, tmp_path / "fallback", settings=broken_api, domain=f"http://ceshi.lofter.test:{plain_site.port}/"
     )
-    assert "reading the blog's pages instead" in fallback.log
+    assert re.search(
+        r"^\S+ \S+ \[lofter\] INFO: LOFTER API could not give blog 'ceshi' \(LOFTER API error 400: unknown method\); "
+        r"reading the blog's pages instead$",
+        fallback.log,
+        re.M,
+    ), fallback.log
     assert_whole_blog(plain_site, fallback)
+    # The pages have what the API would have given, and the private post the pages cannot read is said.
+    assert fallback.summary["stored"] == 10 and fallback.summary["failed"] == 0
+    assert fallback.summary["errors_by_reason"] == {"login-required": 1}
+    assert fallback.status == 1 and fallback.summary["exit_status"] == 1
 
 
 @pytest.mark.slow
@@ -202,12 +214,27 @@ def test_referer_protected_host_never_yields_its_error_page(plain_site, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["html", "api", "auto"])
-def test_unknown_blog_is_one_clear_error(plain_site, tmp_path, source):
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        pytest.param(
+            "html", r"Blog 'nosuchblog' does not exist \(HTTP 404 for http://nosuchblog\.lofter\.test:\d+/\)", id="html"
+        ),
+        pytest.param(
+            "api", r"LOFTER: blog 'nosuchblog' does not exist or is not visible \(API status 4200\)", id="api"
+        ),
+        pytest.param(
+            "auto", r"LOFTER: blog 'nosuchblog' does not exist or is not visible \(API status 4200\)", id="auto"
+        ),
+    ],
+)
+def test_unknown_blog_is_one_clear_error(plain_site, tmp_path, source, message):
     result = run(plain_site, tmp_path / "store", domain="nosuchblog", source=source)
     assert result.status == 1
     assert result.summary["errors_by_reason"] == {"not-found": 1}
-    assert "nosuchblog" in result.log and "Traceback" not in result.log
+    # The error line itself: the start-up line names the blog too.
+    assert len(re.findall(rf"^\S+ \S+ \[lofter\] ERROR: {message}$", result.log, re.M)) == 1, result.log
+    assert "Traceback" not in result.log
 
 
 @pytest.mark.slow
