@@ -57,7 +57,7 @@ def _run(case: Path):
                 posts, next_offset = [parse_post_detail(response)], None
     except LofterApiError as exc:
         return {"error": exc.status}
-    keep = ("blog", "post_id", "kind", "title", "tags", "published", "images", *DEFAULTS)
+    keep = ("blog", "post_id", "kind", "title", "excerpt", "tags", "published", "images", *DEFAULTS)
     return {"next_offset": next_offset, "posts": [{k: v for k, v in _shown(p).items() if k in keep} for p in posts]}
 
 

@@ -9,7 +9,8 @@ The API answers as section 13 of the notes describes: ``blogdomain`` must be ``<
 its cursor is not ``page * size`` (at most ``API_PAGE_CAP`` posts per answer), 4200 for an
 unknown blog, 401 without the login header where a login is needed.
 The spider reaches these names through ``IMAGESCRAPER_RESOLVE`` (see :meth:`FakeLofter.settings`).
-The blogs and posts are data (``site.json``), the pages are theme templates (``themes/``), and
+The blogs and posts are data (``site.json``: each post has its HTML ``body`` and the plain-text
+``excerpt`` LOFTER sends beside it, written out by hand), the pages are theme templates (``themes/``), and
 every image is drawn from its path, so tests compare stored files with :meth:`original`.
 """
 
@@ -41,7 +42,6 @@ from demo.fakelofter.data import (
     SITE,
     THEMES,
     THUMB,
-    images_free_text,
     sample_mp4,
 )
 
@@ -207,7 +207,7 @@ class FakeLofter:
                     thumbnail=thumbnail,
                     date=time.strftime("%Y-%m-%d", time.gmtime(post["time"] / 1000)),
                     title=html.escape(post["title"]),
-                    excerpt=images_free_text(post["body"]),
+                    excerpt=html.escape(post["excerpt"]),
                 )
             )
         pager = ""
@@ -235,7 +235,7 @@ class FakeLofter:
             body += f'<p><img src="{self._img(label, path, "500x0", query)}" /></p>'
         if post.get("video"):
             body += f'<div class="video"><video src="{self.video_url(post["video"])}" controls></video></div>'
-        excerpt = images_free_text(post["body"])[:20]
+        excerpt = post["excerpt"][:20]
         related_label, related_path, related_query = SITE["related_thumbnail"]
         related = html.escape(f"{self.image_url(related_label, related_path)}?imageView&{related_query}")
         tags = "\n".join(f'<a class="tag" href="/tag/{quote(tag)}">● {html.escape(tag)}</a>' for tag in post["tags"])
@@ -244,7 +244,7 @@ class FakeLofter:
             head_title=html.escape(post["title"] or excerpt),
             title=html.escape(post["title"]),
             keywords=html.escape(",".join(post["tags"])),
-            description=html.escape(f"{post['title']} {images_free_text(post['body'])}".strip()),
+            description=html.escape(f"{post['title']} {post['excerpt']}".strip()),
             post_id=int(post["hex"], 16),
             url=self.post_url(blog, key),
             permalink=f"{data['blog_id']:x}_{post['hex']}",

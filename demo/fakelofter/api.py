@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 
-from demo.fakelofter.data import API_PAGE_CAP, NEW_POST_IMAGE, SITE, THUMB, images_free_text
+from demo.fakelofter.data import API_PAGE_CAP, NEW_POST_IMAGE, SITE, THUMB
 
 
 def reply(status: int, response: dict, msg: str = "") -> str:
@@ -113,7 +113,7 @@ class AppApi:
             "type": post["type"],
             "publishTime": post["time"],
             **({"tagList": post["tags"]} if post.get("tag_list") else {"tag": ",".join(post["tags"])}),
-            "digest": images_free_text(post["body"]),
+            "digest": post["excerpt"],  # LOFTER's own plain-text excerpt, as site.json writes it out
             "content": content,
             "blogInfo": {"blogName": blog, "blogNickName": data["nickname"]},
         }

@@ -7,8 +7,6 @@ import json
 import struct
 from pathlib import Path
 
-from imagescraper.lofter.post import text_excerpt
-
 HERE = Path(__file__).parent
 SITE = json.loads((HERE / "site.json").read_text("utf-8"))
 THEMES = ("mpost", "gray")
@@ -29,7 +27,9 @@ def _many_blog() -> dict:
     for number in range(1, MANY + 1):
         key = f"M{number:04d}"
         post = {"hex": f"{0x3000000000 + number:x}", "type": 1, "title": f"第{number}篇", "tags": []}
-        post.update(body=f"<p>第{number}篇</p>", time=1710000000000 - number * 60000, images=[])
+        post.update(
+            body=f"<p>第{number}篇</p>", excerpt=f"第{number}篇", time=1710000000000 - number * 60000, images=[]
+        )
         if number % 100 == 1:
             post.update(type=2, images=[["imglf4", f"/img/many/TWFueQ{number:04d}.jpg", "type=jpg"]])
         posts[key] = post
@@ -69,7 +69,3 @@ def sample_mp4(name: str) -> bytes:
         + box(b"moov", movie_header)
         + box(b"mdat", name.encode("utf-8") * 64)
     )
-
-
-def images_free_text(body: str) -> str:
-    return text_excerpt(body, limit=200)
