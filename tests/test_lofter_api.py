@@ -124,7 +124,9 @@ def test_unknown_blog_and_login_answers_are_said_without_falling_back(site, tmp_
     assert image_requests and not any("lofter-phone-login-auth" in s.headers for s in image_requests)
     assert TOKEN not in logged_in.log
     meta = logged_in.store / ".imagescraper"
-    assert all(TOKEN not in path.read_text("utf-8") for path in meta.iterdir() if path.suffix in (".json", ".jsonl"))
+    written = [path for path in meta.iterdir() if path.suffix in (".json", ".jsonl")]
+    assert {path.name for path in written} >= {"manifest.jsonl", "last-run.json"}, written
+    assert all(TOKEN not in path.read_text("utf-8") for path in written)
 
 
 @pytest.mark.slow
