@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +64,13 @@ def folders_for(item: ImageItem) -> list[str]:
     return folders
 
 
+def check_threads(cores: int | None) -> int:
+    """Threads that check and write images: one core stays free for the event loop, which drives
+    every download. More than one check thread on a 2-core machine took turns with the event loop
+    for both cores, and the downloads waited."""
+    return max(1, min(4, (cores or 2) - 1))
+
+
 class OriginalImagesPipeline(ImagesPipeline):
     def __init__(self, store_uri, *, crawler):
         super().__init__(store_uri, crawler=crawler)
@@ -75,6 +84,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         self.replace = False
         self._failed_urls: set[str] = set()
         self._log_filter = _DropMediaTracebacks()
+        self._checker = ThreadPoolExecutor(check_threads(os.cpu_count()), thread_name_prefix="imagescraper-check")
         # The lock is held until the engine stops, so the run report is written under it.
         crawler.signals.connect(self._release_store, signal=signals.engine_stopped)
 
@@ -98,6 +108,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         logging.getLogger("scrapy.pipelines.media").removeFilter(self._log_filter)
 
     def _release_store(self):
+        self._checker.shutdown(wait=True)
         self.image_store.close()
 
     # -- overridable interface of the media pipelines ------------------------------------------
@@ -129,7 +140,9 @@ class OriginalImagesPipeline(ImagesPipeline):
         try:
             # One trip to a worker thread per image: decoding, hashing and writing all take
             # CPU or disk time that the event loop needs for the other downloads.
-            image = await asyncio.to_thread(self._validate_and_store, url, key, response.body, item)
+            image = await asyncio.get_running_loop().run_in_executor(
+                self._checker, self._validate_and_store, url, key, response.body, item
+            )
         except RejectedImage as rejected:
             raise ImageFailed(url, rejected.reason, rejected.detail) from None
         self.image_store.remember(key, image)
