@@ -22,8 +22,6 @@ from __future__ import annotations
 import struct
 import zlib
 
-import simplejpeg
-
 
 class CorruptData(Exception):
     """The compressed data is cut short or damaged; the message says where."""
@@ -34,6 +32,10 @@ class CorruptData(Exception):
 
 def check_jpeg(body: bytes) -> None:
     """Decode the whole scan data at the smallest scale, every libjpeg warning an error."""
+    # Imported on first use, in the check thread: with numpy it takes 0.1-0.2 s, which a process
+    # start would pay even on a run that checks no JPEG (a rerun over stored URLs).
+    import simplejpeg
+
     try:
         _, _, colorspace, _ = simplejpeg.decode_jpeg_header(body)
         # min_width/min_height of 1 pick the smallest scale libjpeg-turbo offers (1/8).
