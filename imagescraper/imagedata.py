@@ -37,11 +37,10 @@ def check_jpeg(body: bytes) -> None:
     import simplejpeg
 
     try:
-        _, _, colorspace, _ = simplejpeg.decode_jpeg_header(body)
         # min_width/min_height of 1 pick the smallest scale libjpeg-turbo offers (1/8).
         simplejpeg.decode_jpeg(
             body,
-            colorspace="GRAY" if colorspace == "Gray" else "RGB",
+            colorspace="GRAY",  # the colour scans are still read in full; only their pixels are skipped
             min_width=1,
             min_height=1,
             fastdct=True,

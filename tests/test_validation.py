@@ -30,6 +30,16 @@ def test_accepted_formats(body, fmt, ext, frames):
     assert (facts.format, facts.extension, facts.frames) == (fmt, ext, frames)
 
 
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_grey_and_cmyk_jpegs_are_accepted(mode):
+    out = io.BytesIO()
+    Image.open(io.BytesIO(images.jpeg(mode))).convert(mode).save(out, "JPEG")
+    facts = inspect_image(out.getvalue(), max_pixels=LIMIT)
+    assert (facts.format, facts.width, facts.height) == ("JPEG", 320, 240)
+    with pytest.raises(RejectedImage, match="truncated"):
+        inspect_image(images.without_end_marker(out.getvalue()), max_pixels=LIMIT)
+
+
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
 @pytest.mark.parametrize("interlace", [0, 1])
 @pytest.mark.parametrize("size", [(2, 2), (7, 3), (201, 149)])
