@@ -418,7 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", default="jpeg,illustration",
                         help=f"corpus mixes, comma-separated, from {','.join(corpus.MIXES)}")  # fmt: skip
     parser.add_argument("--memory-lines", default="2000,100000,1000000", help="list lengths for the memory table")
-    parser.add_argument("--skip", default="", help="comma-separated: speed,profile,memory,rerun,lofter")
+    parser.add_argument("--skip", default="", help="comma-separated: speed,profile,memory,rerun,store,lofter")
+    parser.add_argument("--store-size", type=int, default=1_000_000, help="synthetic images in the big store's index")
+    parser.add_argument("--store-files", type=int, default=10_000, help="real images stored into the big store")
     parser.add_argument("--work", default=str(REPO / "bench" / ".work"))
     options = parser.parse_args(argv)
     work = Path(options.work)
@@ -454,6 +456,13 @@ def main(argv: list[str] | None = None) -> int:
             report.append(memory_section(files, nginx, lines, work, mix))
         if "rerun" not in skip:
             report.append(rerun_section(nginx, work))
+        if "store" not in skip:
+            from bench.storesize import store_size_section  # it imports this module's helpers
+
+            store_options = {"size": options.store_size, "stored": options.store_files, "runs": options.runs}
+            mix, files = next(iter(corpora.items()))
+            served = [{**f, "name": f"{mix}/{f['name']}"} for f in files]  # paths under nginx's root
+            report.append(store_size_section(served, nginx, work, **store_options))
     if "lofter" not in skip:
         report.append(lofter_section(options.runs))
     text = "\n".join(report) + "\n"

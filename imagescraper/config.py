@@ -1,12 +1,14 @@
 """The one place where project settings (``IMAGESCRAPER_*``) are read.
 
-Components call :meth:`ProjectConfig.from_settings` in their ``from_crawler`` and keep the
-plain values they need; defaults and their reasons live in ``settings.py``.
+Components call :func:`config_for` in their ``from_crawler`` and keep the plain values they
+need; defaults and their reasons live in ``settings.py``. The settings of a crawler are frozen
+before its components are built, so they are parsed once per crawler.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ class ProjectConfig:
     lofter_api_url: str
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
+    durable: bool
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -54,7 +57,19 @@ class ProjectConfig:
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
+            durable=_flag(settings, "IMAGESCRAPER_DURABLE"),
         )
+
+
+_BY_CRAWLER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def config_for(crawler) -> ProjectConfig:
+    """The project settings of *crawler*, parsed (and checked) once."""
+    config = _BY_CRAWLER.get(crawler)
+    if config is None:
+        config = _BY_CRAWLER[crawler] = ProjectConfig.from_settings(crawler.settings)
+    return config
 
 
 def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
@@ -66,6 +81,15 @@ def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value
+
+
+def _flag(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        raise InputError(
+            f"setting {name}={settings.get(name)!r} is not true or false: pass -s {name}=true or -s {name}=false"
+        ) from None
 
 
 def parse_allow_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:

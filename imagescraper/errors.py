@@ -29,3 +29,9 @@ class InputError(StartupError):
 
 class StoreBusyError(StartupError):
     exit_status = ExitStatus.STORE_BUSY
+
+
+class IncompatibleScrapyError(StartupError):
+    """The installed Scrapy lacks a private name that ``scrapy_compat`` relies on."""
+
+    exit_status = ExitStatus.FAILURES

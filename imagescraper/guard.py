@@ -27,7 +27,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import defer
 
-from imagescraper.config import ProjectConfig
+from imagescraper.config import config_for
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -97,7 +97,7 @@ class GuardedResolver(CachingThreadedResolver):
     def from_crawler(cls, crawler: Crawler, reactor):
         settings = crawler.settings
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        config = ProjectConfig.from_settings(settings)
+        config = config_for(crawler)
         allowed = frozenset(host for host, _ in config.allow_hosts)
         return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), allowed, config.resolve)
 
@@ -133,7 +133,7 @@ class AddressGuardMiddleware:
     def from_crawler(cls, crawler: Crawler):
         from twisted.internet import reactor
 
-        return cls(ProjectConfig.from_settings(crawler.settings).allow_hosts, reactor.resolve)
+        return cls(config_for(crawler).allow_hosts, reactor.resolve)
 
     async def process_request(self, request: Request) -> None:
         parts = urlparse_cached(request)

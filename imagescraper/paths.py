@@ -7,11 +7,12 @@ relative store path is assembled.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from posixpath import splitext
 from urllib.parse import unquote, urlsplit
+
+from imagescraper.identity import url_digest
 
 # ext4, XFS and most other Linux file systems cap one name at 255 bytes.
 NAME_MAX_BYTES = 255
@@ -64,9 +65,25 @@ def clean_segment(text: str | None, *, fallback: str = "untitled", max_bytes: in
     return clean_segment(fallback, max_bytes=max_bytes)
 
 
-def url_key(url: str) -> str:
-    """A short, stable hex digest identifying *url* (already canonicalised by the caller)."""
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+def item_folders(
+    *, post_title: str | None, blog_name: str | None = None, post_id: str | None = None, post_excerpt: str | None = None
+) -> list[str]:
+    """The store folders of an item's images, each cleaned from untrusted text.
+
+    ``STORE/<blog>/<title>_<post id>/`` for a post of a blog, ``STORE/<title>/`` otherwise; the
+    post id keeps folders unique and stable when titles repeat, and the excerpt names a post
+    whose title cleans to nothing.
+    """
+    folders = []
+    if blog_name:
+        folders.append(clean_segment(blog_name, fallback="blog"))
+    if post_id:
+        post_id = clean_segment(post_id, fallback="post", max_bytes=40)
+        title = clean_segment(post_title, fallback=post_excerpt or "untitled", max_bytes=200)
+        folders.append(f"{title}_{post_id}")
+    else:
+        folders.append(clean_segment(post_title, fallback="untitled", max_bytes=200))
+    return folders
 
 
 def image_file_name(url: str, extension: str) -> str:
@@ -79,19 +96,26 @@ def image_file_name(url: str, extension: str) -> str:
     last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     stem, _ = splitext(last)
     readable = clean_segment(stem, fallback="image", max_bytes=100)
-    return f"{readable}-{url_key(url)}{extension}"
+    return f"{readable}-{url_digest(url)}{extension}"
 
 
 def store_relpath(folders: list[str], file_name: str) -> str:
-    """Join already-cleaned *folders* and *file_name* into a relative store path.
-
-    Refuses anything that did not come out of :func:`clean_segment` (a belt to its braces:
-    a path that could leave the store is a bug, never something to write).
-    """
-    parts = [*folders, file_name]
-    for part in parts:
-        if not part or part in {".", ".."} or "/" in part or "\\" in part or part.startswith("."):
+    """Join already-cleaned *folders* and *file_name* into a relative store path."""
+    for part in (*folders, file_name):
+        if "/" in part:
             raise ValueError(f"unsafe path segment {part!r}")
+    return checked_relpath("/".join([*folders, file_name]))
+
+
+def checked_relpath(path: str) -> str:
+    """Return *path* if every segment is one :func:`clean_segment` could have made, else raise.
+
+    A belt to its braces: a path that could leave the store (``..``, an absolute path, a
+    hidden name) is a bug, or a ``file_path`` override gone wrong, never something to write.
+    """
+    for part in path.split("/"):
+        if not part or part in {".", ".."} or "\\" in part or part.startswith("."):
+            raise ValueError(f"unsafe path segment {part!r} in {path!r}")
         if len(part.encode("utf-8")) > NAME_MAX_BYTES:
             raise ValueError(f"path segment longer than {NAME_MAX_BYTES} bytes: {part!r}")
-    return "/".join(parts)
+    return path

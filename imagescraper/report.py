@@ -19,7 +19,8 @@ from pathlib import Path
 from scrapy import signals
 from twisted.internet import task
 
-from imagescraper.config import ProjectConfig
+from imagescraper import runstats
+from imagescraper.config import config_for
 from imagescraper.errors import ExitStatus
 from imagescraper.signals import image_failed
 from imagescraper.store import ImageStore
@@ -54,14 +55,14 @@ class RunSummary:
 
     @classmethod
     def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
-        stored = stats.get("imagescraper/stored", 0)
-        present = stats.get("imagescraper/already_present", 0)
-        failed = stats.get("imagescraper/failed", 0)
-        queued = stats.get("imagescraper/queued", 0)
+        stored = stats.get(runstats.STORED, 0)
+        present = stats.get(runstats.ALREADY_PRESENT, 0)
+        failed = stats.get(runstats.FAILED, 0)
+        queued = stats.get(runstats.QUEUED, 0)
         # A spider that reads a file says when it reached the end; a crawling spider is done
         # when the crawl finished.
-        complete = bool(stats.get("imagescraper/input_complete", finish_reason == "finished"))
-        errors = stats.get("imagescraper/errors", 0)
+        complete = bool(stats.get(runstats.INPUT_COMPLETE, finish_reason == "finished"))
+        errors = stats.get(runstats.ERRORS, 0)
         unsettled = finish_reason != "finished" or not complete or stored + present + failed < queued
         status = ExitStatus.FAILURES if failed or errors or unsettled else ExitStatus.OK
         return cls(
@@ -70,12 +71,12 @@ class RunSummary:
             stored=stored,
             already_present=present,
             failed=failed,
-            failed_by_reason=_by_reason(stats, "imagescraper/failed/"),
-            rejected_lines=stats.get("imagescraper/rejected_lines", 0),
-            rejected_by_reason=_by_reason(stats, "imagescraper/rejected_lines/"),
-            skipped=_by_reason(stats, "imagescraper/skipped/"),
+            failed_by_reason=_by_reason(stats, runstats.FAILED_BY),
+            rejected_lines=stats.get(runstats.REJECTED_LINES, 0),
+            rejected_by_reason=_by_reason(stats, runstats.REJECTED_BY),
+            skipped=_by_reason(stats, runstats.SKIPPED_BY),
             errors=errors,
-            errors_by_reason=_by_reason(stats, "imagescraper/errors/"),
+            errors_by_reason=_by_reason(stats, runstats.ERRORS_BY),
             queued=queued,
             input_complete=complete,
             exit_status=int(status),
@@ -121,7 +122,7 @@ class RunReport:
 
     @classmethod
     def from_crawler(cls, crawler):
-        config = ProjectConfig.from_settings(crawler.settings)
+        config = config_for(crawler)
         terminal = sys.stderr if sys.stderr.isatty() else None
         report = cls(
             crawler, interval=config.progress_interval, log_interval=config.progress_log_interval, terminal=terminal
@@ -142,12 +143,12 @@ class RunReport:
 
     def progress_line(self) -> str:
         get = self.stats.get_value
-        done = sum(get(k, 0) for k in ("imagescraper/stored", "imagescraper/already_present", "imagescraper/failed"))
-        queued = get("imagescraper/queued", 0)
-        remaining = str(max(queued - done, 0)) if get("imagescraper/input_complete") else "?"
+        done = sum(get(k, 0) for k in (runstats.STORED, runstats.ALREADY_PRESENT, runstats.FAILED))
+        queued = get(runstats.QUEUED, 0)
+        remaining = str(max(queued - done, 0)) if get(runstats.INPUT_COMPLETE) else "?"
         return (
-            f"stored {get('imagescraper/stored', 0)} | already present {get('imagescraper/already_present', 0)}"
-            f" | failed {get('imagescraper/failed', 0)} | remaining {remaining}"
+            f"stored {get(runstats.STORED, 0)} | already present {get(runstats.ALREADY_PRESENT, 0)}"
+            f" | failed {get(runstats.FAILED, 0)} | remaining {remaining}"
         )
 
     def show_progress(self):
@@ -165,9 +166,9 @@ class RunReport:
             self.terminal.flush()
         summary = RunSummary.from_stats(self.stats.get_stats(), spider.name, reason)
         summary.failures = self.failures
-        self.stats.set_value("imagescraper/exit_status", summary.exit_status)
+        self.stats.set_value(runstats.EXIT_STATUS, summary.exit_status)
         logger.info("\n".join(summary.lines()))
-        store = self.stats.get_value("imagescraper/store")
+        store = self.stats.get_value(runstats.STORE)
         if store:  # the pipeline opened (and still locks) the store
             record = {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(summary)}
             ImageStore(Path(store)).write_meta("last-run.json", json.dumps(record, ensure_ascii=False, indent=1))

@@ -14,7 +14,7 @@ import time
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.utils.response import response_status_message
 
-from imagescraper.config import ProjectConfig
+from imagescraper.config import config_for
 
 # An overloaded or failing server gets time before the next try; 408 (request timeout) does not.
 BACKOFF_STATUSES = frozenset({429, 500, 502, 503, 504, 522, 524})
@@ -47,7 +47,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     @classmethod
     def from_crawler(cls, crawler):
         middleware = super().from_crawler(crawler)
-        config = ProjectConfig.from_settings(crawler.settings)
+        config = config_for(crawler)
         middleware.backoff_base = config.retry_backoff_base
         middleware.backoff_max = config.retry_backoff_max
         middleware.retry_after_max = config.retry_after_max

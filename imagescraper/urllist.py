@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from w3lib.url import canonicalize_url, safe_url_string
+from w3lib.url import safe_url_string
 
 from imagescraper.errors import InputError
+from imagescraper.identity import canonical_url
 
 FETCHED_SCHEMES = ("http", "https")
 _SNIFF_BYTES = 8192
@@ -155,4 +156,4 @@ def check_url(text: str) -> tuple[str, str]:
         urlsplit(url).hostname.encode("ascii")
     except (UnicodeError, ValueError, AttributeError):
         raise BadUrl("malformed-url", f"has a host name that cannot be encoded: {host!r}") from None
-    return url, canonicalize_url(url)
+    return url, canonical_url(url)

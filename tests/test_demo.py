@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from demo import images
 from demo.crawling import REPO, stored_files
 from demo.run import DEMO_IMAGES
 
 
+@pytest.mark.slow
 def test_demo_stores_every_sample_and_reruns_clean(tmp_path):
     command = [sys.executable, "-m", "demo", "--output", str(tmp_path)]
     first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)

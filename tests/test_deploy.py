@@ -26,7 +26,12 @@ from demo.imageserver import ImageServer
 from tests.testhosts import Network, TestHost, missing_prerequisites
 
 WHY_NOT = missing_prerequisites()
-pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""), pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""),
+    pytest.mark.timeout(900),
+    pytest.mark.deploy,
+    pytest.mark.slow,
+]
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 PASSWORD = f"test-{secrets.token_hex(10)}"

@@ -26,6 +26,8 @@ helper = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = helper  # dataclasses look their module up there
 _spec.loader.exec_module(helper)
 
+pytestmark = pytest.mark.deploy
+
 
 def ansible(tool: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -38,11 +40,13 @@ def ansible(tool: str, *args: str, env: dict | None = None) -> subprocess.Comple
     )
 
 
+@pytest.mark.slow  # runs ansible-playbook or ansible-lint
 def test_playbook_syntax():
     result = ansible("ansible-playbook", "-i", "deploy/inventory.example.yml", "deploy/site.yml", "--syntax-check")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # runs ansible-playbook or ansible-lint
 def test_ansible_lint_production_profile():
     result = ansible("ansible-lint", "--offline", "--profile", "production", "deploy/site.yml")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -67,11 +71,13 @@ def check_inventory(tmp_path: Path, **overrides) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # runs ansible-playbook or ansible-lint
 def test_a_good_inventory_passes_the_checks(tmp_path):
     result = check_inventory(tmp_path)
     assert result.returncode == 0 and "failed=0" in result.stdout, result.stdout
 
 
+@pytest.mark.slow  # runs ansible-playbook or ansible-lint
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -96,6 +102,7 @@ def test_bad_inventory_values_are_refused_with_a_message(tmp_path, overrides, me
     assert message in result.stdout, result.stdout[-3000:]
 
 
+@pytest.mark.slow  # runs ansible-playbook or ansible-lint
 def test_the_password_comes_from_the_environment_when_the_inventory_has_none(tmp_path):
     inventory = tmp_path / "inventory.yml"
     hostvars = {k: v for k, v in GOOD.items() if k != "imagescraper_scrapyd_password"}

@@ -75,66 +75,65 @@ def test_allow_hosts_parsing():
             parse_allow_hosts([bad])
 
 
-def _blocked(result, url):
-    failures = {f["url"]: f for f in result.summary["failures"]}
-    return failures[url]["reason"] == "blocked-address"
+def _reasons(result) -> dict[str, str]:
+    return {failure["url"]: failure["reason"] for failure in result.summary["failures"]}
 
 
-@pytest.mark.parametrize(
-    "host",
-    ["localhost", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "127.1", "[::1]", "[::ffff:127.0.0.1]"],
-)
-def test_the_allowed_server_under_another_name_is_blocked(run_urlfile, server, host):
-    """Only the exact host:port listed is allowed, not the same machine under another spelling."""
-    url = f"http://{host}:{server.port}/photos/271947.jpg"
-    server.forget_requests()
-
-    result = run_urlfile([url])
-
-    assert result.status == 1
-    assert _blocked(result, url)
-    assert server.paths_requested() == []
-    assert result.stored_files() == {}
+SPELLINGS = ["localhost", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "127.1", "[::1]", "[::ffff:127.0.0.1]"]
 
 
-def test_allowing_one_port_does_not_allow_the_others(run_urlfile, server):
+def test_only_the_exact_allowed_host_and_port_are_reached(run_urlfile, server):
+    """The allowed server under another spelling, or another port of the same machine, is blocked.
+
+    One crawl for every case (the pure rules above prove each spelling; this proves the crawl
+    applies them): nothing reaches either server, and each URL fails as blocked-address.
+    """
     with ImageServer() as other:
         other.add_image("/secret.jpg", b"never")
-        url = other.url("/secret.jpg")
-        result = run_urlfile([url])
-        assert _blocked(result, url)
-        assert other.paths_requested() == []
+        urls = [f"http://{host}:{server.port}/photos/271947.jpg" for host in SPELLINGS] + [other.url("/secret.jpg")]
+        server.forget_requests()
+
+        result = run_urlfile(urls)
+
+        assert result.status == 1
+        assert _reasons(result) == dict.fromkeys(urls, "blocked-address")
+        assert server.paths_requested() == [] and other.paths_requested() == []
+        assert result.stored_files() == {}
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "http://127.0.0.1:{other}/secret.jpg",
-        "http://169.254.169.254/latest/meta-data/",
-        "file:///etc/passwd",
-        "http://localhost:{other}/secret.jpg",
-    ],
-)
-@pytest.mark.parametrize("hop", ["redirect-to", "refresh-to"])
-def test_redirects_and_meta_refresh_are_checked_on_every_hop(run_urlfile, server, target, hop):
+INTERNAL_TARGETS = [
+    "http://127.0.0.1:{other}/secret.jpg",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://localhost:{other}/secret.jpg",
+]
+
+
+def test_redirects_and_meta_refresh_are_checked_on_every_hop(run_urlfile, server):
     with ImageServer() as other:
         other.add_image("/secret.jpg", b"never")
-        target = target.format(other=other.port)
-        url = server.url(f"/{hop}?url={quote(target, safe='')}")
+        targets = [target.format(other=other.port) for target in INTERNAL_TARGETS]
+        hops = {
+            server.url(f"/{hop}?url={quote(target, safe='')}"): (hop, target)
+            for hop in ("redirect-to", "refresh-to")
+            for target in [*targets, "file:///etc/passwd"]
+        }
 
-        result = run_urlfile([url])
+        result = run_urlfile(list(hops))
 
         assert result.status == 1
         assert other.paths_requested() == []
         assert result.stored_files() == {}
-        if target.startswith("file:"):
-            # Scrapy's redirect middleware already refuses to follow it; the refresh page is no image.
-            [failure] = result.summary["failures"]
-            assert failure["reason"] == ("http-302" if hop == "redirect-to" else "not-an-image")
-            if hop == "redirect-to":
-                assert "a redirect to file:///etc/passwd that is not followed" in failure["detail"]
-        else:
-            assert _blocked(result, url)
+        reasons = _reasons(result)
+        assert set(reasons) == set(hops)
+        for url, (hop, target) in hops.items():
+            if target.startswith("file:"):
+                # Scrapy's redirect middleware already refuses to follow it; the refresh page is no image.
+                assert reasons[url] == ("http-302" if hop == "redirect-to" else "not-an-image"), url
+            else:
+                assert reasons[url] == "blocked-address", url
+        details = {failure["url"]: failure["detail"] for failure in result.summary["failures"]}
+        file_redirect = server.url(f"/redirect-to?url={quote('file:///etc/passwd', safe='')}")
+        assert "a redirect to file:///etc/passwd that is not followed" in details[file_redirect]
 
 
 def test_each_host_is_resolved_and_judged_once_per_run():

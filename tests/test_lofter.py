@@ -220,6 +220,7 @@ def test_bad_arguments_stop_at_once(plain_site, tmp_path, args, message):
     assert plain_site.requests == []
 
 
+@pytest.mark.slow
 def test_pages_and_api_calls_are_polite_by_default(plain_site, tmp_path):
     result = crawl(
         "lofter", tmp_path / "store", args={"domain": "ceshi", "source": "html"}, settings=plain_site.settings()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -17,10 +18,10 @@ from PIL import Image
 from demo import images
 from demo.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
 from demo.imageserver import ImageServer
-from imagescraper.items import ImageItem
-from imagescraper.paths import image_file_name, store_relpath
-from imagescraper.pipelines import folders_for
-from imagescraper.store import ImageStore, StoredImage
+from imagescraper.manifest import ImageEntry, image_line, url_key
+from imagescraper.paths import image_file_name, item_folders, store_relpath
+from imagescraper.store import ImageStore
+from imagescraper.storeindex import StoreIndex
 from tests.conftest import SAMPLES
 
 
@@ -50,6 +51,19 @@ def slow_set(tmp_path):
         yield server, url_file, originals
 
 
+def _listed_paths(store: Path) -> set[str]:
+    """URL paths the manifest lists as stored (the last line for a URL wins)."""
+    current: dict[str, str] = {}
+    manifest = store / ".imagescraper" / "manifest.jsonl"
+    for line in manifest.read_bytes().splitlines() if manifest.exists() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        current[record["url"]] = record.get("dropped", "stored")
+    return {urlsplit(url).path for url, state in current.items() if state == "stored"}
+
+
 def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path, slow_set):
     server, url_file, originals = slow_set
     store = tmp_path / "store"
@@ -57,23 +71,39 @@ def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path,
     wanted = {images.sha256(body) for body in originals.values()}
 
     for round_number in range(3):
+        listed_before = _listed_paths(store)
+        server.forget_requests()
         running = start_crawl("urlfile", store, args={"path": url_file}, settings=settings)
         target = 8 * (round_number + 1)
         _wait_for(lambda target=target: _manifest_lines(store) >= target, 60, f"{target} stored images")
         os.kill(running.pid, signal.SIGKILL)
         running.wait()
-        for relative, body in stored_files(store).items():
+        after_kill = stored_files(store)
+        assert len(after_kill) >= target
+        for relative, body in after_kill.items():
             assert images.sha256(body) in wanted, f"{relative} is not a complete original"
+        assert not listed_before & set(server.paths_requested()), "an image listed before the run was fetched again"
 
+    listed_before = _listed_paths(store)
+    server.forget_requests()
     final = crawl("urlfile", store, args={"path": url_file}, settings=settings)
 
     assert final.status == 0, final.log
+    assert not listed_before & set(server.paths_requested()), "an image listed before the rerun was fetched again"
     assert {images.sha256(body) for body in final.stored_files().values()} == wanted
     assert len(final.stored_files()) == 60
     assert list((store / ".imagescraper" / "incoming").iterdir()) == []
     paths_in_manifest = {record["path"] for record in final.manifest()}
     assert paths_in_manifest == set(final.stored_files())
     assert final.summary["stored"] + final.summary["already_present"] == 60
+    # The index lists exactly what the manifest does, file for file.
+    last_lines = {record["url"]: record for record in final.manifest()}
+    index = StoreIndex.open_reader(store)
+    indexed = {(e.url, e.path, e.sha256, e.bytes) for e in index.entries()}
+    index.close()
+    assert indexed == {(r["url"], r["path"], r["sha256"], r["bytes"]) for r in last_lines.values()}
+    for record in last_lines.values():
+        assert images.sha256((store / record["path"]).read_bytes()) == record["sha256"]
 
 
 def test_a_second_run_on_a_busy_store_says_so_and_exits(tmp_path, slow_set):
@@ -153,18 +183,13 @@ def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
     """The store is filled as the pipeline would have filled it, then a real run checks it."""
     tiny = images.png_with_alpha("tiny", size=(8, 8))
     with ImageServer() as server:
-        store = ImageStore(tmp_path / "store")
+        store = ImageStore(tmp_path / "store", durable=False)
         store.open()
         urls = [server.url(f"/tiny/{n}.png") for n in range(10_000)]
         for url in urls:
-            item = ImageItem(image_urls=[url], post_title=f"127.0.0.1:{server.port}")
-            path = store_relpath(folders_for(item), image_file_name(url, ".png"))
-            store.add(
-                url,
-                StoredImage(path, len(tiny), images.sha256(tiny)),
-                tiny,
-                {"path": path, "sha256": "x", "bytes": len(tiny)},
-            )
+            path = store_relpath(item_folders(post_title=f"127.0.0.1:{server.port}"), image_file_name(url, ".png"))
+            entry = ImageEntry(url_key(url), url, path, len(tiny), images.sha256(tiny))
+            store.add(entry, tiny, image_line(entry, {})[0])
         store.close()
         url_file = tmp_path / "urls.txt"
         url_file.write_text("\n".join(urls) + "\n")
@@ -200,7 +225,10 @@ def test_a_hostile_list_finishes_well_inside_four_minutes_with_default_settings(
 
 def test_stored_images_open_in_pillow(run_urlfile, server):
     result = run_urlfile([server.url(path) for path in SAMPLES])
-    for relative in result.stored_files():
+    assert result.status == 0, result.log
+    stored = result.stored_files()
+    assert sorted(stored.values()) == sorted(SAMPLES.values())
+    for relative in stored:
         with Image.open(result.store / relative) as image:
             image.load()
 

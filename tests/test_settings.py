@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from scrapy.utils.project import get_project_settings
 
 from demo.crawling import REPO
 from imagescraper.config import ProjectConfig
+from imagescraper.errors import InputError
 
 
 def test_safe_defaults(monkeypatch):
@@ -40,3 +42,14 @@ def test_every_project_setting_is_read_by_the_config(monkeypatch):
     declared = {name for name in vars(module) if name.startswith("IMAGESCRAPER_")}
     source = (Path(module.__file__).parent / "config.py").read_text()
     assert declared and all(f'"{name}"' in source for name in declared)
+
+
+def test_writes_are_durable_unless_turned_off(monkeypatch):
+    monkeypatch.chdir(REPO)
+    settings = get_project_settings()
+    assert ProjectConfig.from_settings(settings).durable is True
+    settings.set("IMAGESCRAPER_DURABLE", "false")
+    assert ProjectConfig.from_settings(settings).durable is False
+    settings.set("IMAGESCRAPER_DURABLE", "sometimes")
+    with pytest.raises(InputError, match="IMAGESCRAPER_DURABLE='sometimes' is not true or false"):
+        ProjectConfig.from_settings(settings)

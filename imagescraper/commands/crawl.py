@@ -15,6 +15,7 @@ import logging
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from imagescraper import runstats
 from imagescraper.errors import ExitStatus, StartupError
 
 logger = logging.getLogger("imagescraper")
@@ -24,20 +25,22 @@ class Command(ScrapyCrawlCommand):
     def run(self, args, opts):
         if len(args) != 1:
             raise UsageError("give exactly one spider name, e.g. scrapy crawl urlfile -a path=urls.txt")
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         startup_errors: list[StartupError] = []
 
         def keep_startup_error(exc: BaseException | None) -> bool:
             if isinstance(exc, StartupError):
                 startup_errors.append(exc)
                 return True
+            if exc is not None:  # a bug, not bad input: the traceback is what a report needs
+                logger.error("The run could not start", exc_info=(type(exc), exc, exc.__traceback__))
             return False
 
         running = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(running, asyncio.Future):
             running.add_done_callback(lambda task: task.cancelled() or keep_startup_error(task.exception()))
         else:
-            running.addErrback(lambda failure: None if keep_startup_error(failure.value) else failure)
+            running.addErrback(lambda failure: keep_startup_error(failure.value) and None)
         self.crawler_process.start()
 
         if startup_errors:
@@ -47,7 +50,7 @@ class Command(ScrapyCrawlCommand):
         elif self.crawler_process.bootstrap_failed:
             self.exitcode = int(ExitStatus.FAILURES)
         else:
-            status = crawler.stats.get_value("imagescraper/exit_status") if crawler.stats else None
+            status = crawler.stats.get_value(runstats.EXIT_STATUS) if crawler.stats else None
             self.exitcode = int(ExitStatus.FAILURES if status is None else status)
         # The run is over and everything is written, flushed and closed. The interpreter's last
         # garbage collection would still walk every object Scrapy, Twisted and Pillow made (about

@@ -8,20 +8,16 @@ waits until fewer than ``IMAGESCRAPER_ITEMS_IN_FLIGHT`` items are in the pipelin
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 import scrapy
 from scrapy import signals
+from scrapy.utils.asyncio import call_later
 
-from imagescraper.config import ProjectConfig
+from imagescraper.config import config_for
 from imagescraper.errors import InputError
+from imagescraper.scrapy_compat import check_private_names, close_if_scraper_idle, engine_is_closing
 
 _TRUE = {"1", "true", "yes", "on"}
-
-
-def url_fingerprint(url_key: str) -> int:
-    """8 bytes standing for a canonical URL: a million distinct URLs stay a few tens of MB."""
-    return int.from_bytes(hashlib.blake2b(url_key.encode("utf-8"), digest_size=8).digest(), "big")
 
 
 _FALSE = {"0", "false", "no", "off", ""}
@@ -57,8 +53,9 @@ class ImageSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
+        check_private_names()
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.config = ProjectConfig.from_settings(crawler.settings)
+        spider.config = config_for(crawler)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._item_settled, signal=signal)
         return spider
@@ -70,22 +67,12 @@ class ImageSpider(scrapy.Spider):
         self._close_when_idle()
 
     def _close_when_idle(self):
-        # Scrapy 2.19 does not re-check, when an item that came from start() leaves the
-        # pipelines, whether a closing spider has become idle (Scraper.start_itemproc_async
-        # never calls _check_if_closing). Without this nudge a Ctrl-C, a CLOSESPIDER_TIMEOUT
-        # or a scrapyd cancel that arrives mid-run waits forever. The signal fires before the
-        # scraper's own count drops, so look again shortly until the scraper is idle.
-        scraper = self.crawler.engine.scraper
-        slot = scraper.slot
-        if slot is None or slot.closing is None or slot.closing.called or self._nudge_pending:
+        # scrapy#7029: look again shortly until the scraper is idle (the signal fires before the
+        # scraper's own count drops).
+        if self._nudge_pending or close_if_scraper_idle(self.crawler) is not False:
             return
-        if slot.is_idle():
-            scraper._check_if_closing()
-        else:
-            from twisted.internet import reactor  # the crawler installed it; importing earlier would pick another
-
-            self._nudge_pending = True
-            reactor.callLater(0.05, self._nudge)
+        self._nudge_pending = True
+        call_later(0.05, self._nudge)
 
     def _nudge(self):
         self._nudge_pending = False
@@ -107,8 +94,7 @@ class ImageSpider(scrapy.Spider):
         return item
 
     def _closing(self) -> bool:
-        slot = getattr(self.crawler.engine, "_slot", None)  # the engine's own; no public flag says it
-        return slot is None or slot.closing is not None
+        return engine_is_closing(self.crawler.engine)
 
     async def all_handed_over(self):
         """Wait until every item given out has left the pipeline.

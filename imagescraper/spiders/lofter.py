@@ -12,15 +12,16 @@ the pure parsers in ``imagescraper.lofter``. Two sources, chosen with ``-a sourc
 from __future__ import annotations
 
 from scrapy import FormRequest, Request
-from w3lib.url import canonicalize_url
 
+from imagescraper import runstats
 from imagescraper.errors import InputError
+from imagescraper.identity import canonical_url, url_fingerprint
 from imagescraper.items import ImageItem
 from imagescraper.lofter.addresses import BlogUrls, PostTarget
 from imagescraper.lofter.api import NOT_FOUND, LofterApiError, parse_envelope, parse_post_detail, parse_post_list
 from imagescraper.lofter.html import is_login_shell, parse_list_page, parse_post_page
 from imagescraper.lofter.post import LofterPost
-from imagescraper.spiders.base import ImageSpider, url_fingerprint
+from imagescraper.spiders.base import ImageSpider
 
 API_PRODUCT = "lofter-android-7.9.10"
 PAGE_SLOT = "lofter-pages"
@@ -67,13 +68,12 @@ class LofterSpider(ImageSpider):
     def _error(self, reason: str, message: str, *args):
         """Something that may hide images from us: counted, and the run's exit status is 1."""
         self.logger.error(message, *args)
-        self.crawler.stats.inc_value("imagescraper/errors")
-        self.crawler.stats.inc_value(f"imagescraper/errors/{reason}")
+        runstats.count(self.crawler.stats, runstats.ERRORS, reason)
 
     def _skip(self, what: str, message: str, *args):
         """Something with no image to fetch (a deleted post, a video): counted, not an error."""
         self.logger.info(message, *args)
-        self.crawler.stats.inc_value(f"imagescraper/skipped/{what}")
+        runstats.skipped(self.crawler.stats, what)
 
     # -- requests ---------------------------------------------------------------------------------
     def _page_request(self, url: str, callback, **meta) -> Request:
@@ -235,15 +235,15 @@ class LofterSpider(ImageSpider):
             return
         fresh = []
         for image in post.images:
-            fingerprint = url_fingerprint(canonicalize_url(image))
+            fingerprint = url_fingerprint(canonical_url(image))
             if fingerprint in self._seen_images:
-                self.crawler.stats.inc_value("imagescraper/skipped/duplicate-urls")
+                runstats.skipped(self.crawler.stats, "duplicate-urls")
             else:
                 self._seen_images.add(fingerprint)
                 fresh.append(image)
         if not fresh:
             return
-        self.crawler.stats.inc_value("imagescraper/queued", len(fresh))
+        self.crawler.stats.inc_value(runstats.QUEUED, len(fresh))
         yield ImageItem(
             image_urls=fresh,
             post_title=post.folder_title,

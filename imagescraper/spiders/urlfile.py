@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from imagescraper import runstats
+from imagescraper.identity import url_fingerprint
 from imagescraper.items import ImageItem
-from imagescraper.spiders.base import ImageSpider, url_fingerprint
+from imagescraper.spiders.base import ImageSpider
 from imagescraper.urllist import RejectedLine, open_url_file, read_url_lines
 
 
@@ -27,25 +29,24 @@ class UrlFileSpider(ImageSpider):
 
     async def start(self):
         stats = self.crawler.stats
-        stats.set_value("imagescraper/input_complete", False)
+        stats.set_value(runstats.INPUT_COMPLETE, False)
         seen: set[int] = set()
         with self._stream:
             for line in read_url_lines(self._stream, max_length=self.config.max_url_length):
                 if isinstance(line, RejectedLine):
                     self.logger.warning("%s:%d: skipped, %s", self.path, line.line_number, line.detail)
-                    stats.inc_value("imagescraper/rejected_lines")
-                    stats.inc_value(f"imagescraper/rejected_lines/{line.reason}")
+                    runstats.count(stats, runstats.REJECTED_LINES, line.reason)
                     continue
                 fingerprint = url_fingerprint(line.key)
                 if fingerprint in seen:
-                    stats.inc_value("imagescraper/skipped/duplicate-urls")
+                    runstats.skipped(stats, "duplicate-urls")
                     continue
                 seen.add(fingerprint)
                 title = self.title or urlsplit(line.url).netloc
                 item = await self.handing_over(ImageItem(image_urls=[line.url], post_title=title))
                 if item is None:
                     return  # the run is closing: the rest of the list is "not finished"
-                stats.inc_value("imagescraper/queued")
+                stats.inc_value(runstats.QUEUED)
                 yield item
-        stats.set_value("imagescraper/input_complete", True)
+        stats.set_value(runstats.INPUT_COMPLETE, True)
         await self.all_handed_over()
