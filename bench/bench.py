@@ -405,6 +405,15 @@ def lofter_section(runs: int) -> str:
     )
 
 
+def gallery_section(root: Path, files: list[dict], work: Path, big: int, added: int) -> str:
+    """scrapy gallery: a first build of the corpus, then an incremental one on a big store."""
+    from bench import gallery
+
+    print(f"bench: gallery builds ({len(files)} images, then {big:,} + {added})", file=sys.stderr, flush=True)
+    lines = gallery.run(root, files, work, big=big, added=added)
+    return "\n### The gallery\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="images in the corpus (default 2000)")
@@ -418,9 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", default="jpeg,illustration",
                         help=f"corpus mixes, comma-separated, from {','.join(corpus.MIXES)}")  # fmt: skip
     parser.add_argument("--memory-lines", default="2000,100000,1000000", help="list lengths for the memory table")
-    parser.add_argument("--skip", default="", help="comma-separated: speed,profile,memory,rerun,store,lofter")
+    parser.add_argument("--skip", default="", help="comma-separated: speed,profile,memory,rerun,store,lofter,gallery")
     parser.add_argument("--store-size", type=int, default=1_000_000, help="synthetic images in the big store's index")
     parser.add_argument("--store-files", type=int, default=10_000, help="real images stored into the big store")
+    parser.add_argument("--gallery-big", type=int, default=100_000, help="manifest entries of the big gallery store")
+    parser.add_argument("--gallery-added", type=int, default=100, help="images a run adds to the big store")
     parser.add_argument("--work", default=str(REPO / "bench" / ".work"))
     options = parser.parse_args(argv)
     work = Path(options.work)
@@ -465,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
             report.append(store_size_section(served, nginx, work, **store_options))
     if "lofter" not in skip:
         report.append(lofter_section(options.runs))
+    if "gallery" not in skip:
+        mix, files = next(iter(corpora.items()))
+        report.append(gallery_section(work / "corpus" / mix, files, work, options.gallery_big, options.gallery_added))
     text = "\n".join(report) + "\n"
     (work / "report.md").write_text(text)
     print(text)

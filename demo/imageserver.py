@@ -7,6 +7,7 @@ so tests can say which URLs were fetched and with which headers:
     /status/<code>/<name>            that status with a small HTML body
     /flaky/<key>/<code>/<n>/<path>   answer <code> the first <n> times, then serve <path>
     /retry-after/<key>/<s>/<path>    503 with "Retry-After: <s>" once, then serve <path>
+    /throttle/<code>/<s>/<name>      always <code> (429, 503) with "Retry-After: <s>"
     /redirect/<n>/<path>             302 n times, then serve <path>
     /redirect-to?url=<url>           302 to any URL
     /refresh-to?url=<url>            200 HTML page with a meta refresh to any URL
@@ -97,6 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, "text/html", b"<html><body>busy</body></html>", {"Retry-After": seconds})
         else:
             self._serve_path("/" + "/".join(rest[2:]))
+
+    def _route_throttle(self, rest, _query):
+        code, seconds = int(rest[0]), rest[1]
+        self._send(code, "text/html", b"<html><body>slow down</body></html>", {"Retry-After": seconds})
 
     def _route_redirect(self, rest, _query):
         hops, path = int(rest[0]), "/" + "/".join(rest[1:])

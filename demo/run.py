@@ -4,7 +4,8 @@
    (with a comment, a duplicate and a line rejected on purpose) and runs
    ``scrapy crawl urlfile`` into ``<output>/images``;
 2. lofter: starts the fake LOFTER (blog ``ceshi``) and runs ``scrapy crawl lofter -a domain=ceshi``
-   into the same store, one folder per post under ``ceshi/``.
+   into the same store, one folder per post under ``ceshi/``;
+3. gallery: runs ``scrapy gallery`` into ``<output>/gallery`` and says how to open it.
 
 Both run exactly as a user would run them; the servers stop afterwards. Run the demo twice to
 see the second run find everything already present.
@@ -13,8 +14,11 @@ see the second run find everything already present.
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from demo import images
 from demo.crawling import REPO, crawl_command
@@ -43,11 +47,13 @@ def _on_fixed_port(make, port):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(REPO / "demo-output"), help="folder for urls.txt and images/")
+    parser.add_argument("--image-port", type=int, default=DEMO_PORT, help="the image server's port (%(default)s)")
+    parser.add_argument("--lofter-port", type=int, default=LOFTER_DEMO_PORT, help="the fake LOFTER's (%(default)s)")
     options = parser.parse_args(argv)
     output = Path(options.output).resolve()
     output.mkdir(parents=True, exist_ok=True)
 
-    with _on_fixed_port(ImageServer, DEMO_PORT) as server:
+    with _on_fixed_port(ImageServer, options.image_port) as server:
         for path, body in DEMO_IMAGES.items():
             server.add_image(path, body)
         url_file = output / "urls.txt"
@@ -62,11 +68,32 @@ def main(argv: list[str] | None = None) -> int:
         urlfile_status = subprocess.run(command, cwd=REPO).returncode
     print(f"\ndemo: urlfile finished with exit status {urlfile_status}\n", flush=True)
 
-    with _on_fixed_port(FakeLofter, LOFTER_DEMO_PORT) as blog:
+    with _on_fixed_port(FakeLofter, options.lofter_port) as blog:
         print(f"demo: fake LOFTER blog 'ceshi' on port {blog.port}", flush=True)
         command = crawl_command("lofter", store, {"domain": "ceshi"}, blog.settings())
         lofter_status = subprocess.run(command, cwd=REPO).returncode
     print(f"\ndemo: lofter finished with exit status {lofter_status}", flush=True)
     print(f"demo: images are in {store}/ (LOFTER posts under {store}/ceshi/)")
     print(f"demo: manifest {store}/.imagescraper/manifest.jsonl, summary {store}/.imagescraper/last-run.json")
-    return urlfile_status or lofter_status
+
+    gallery = output / "gallery"
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "gallery",
+        "-s",
+        f"IMAGES_STORE={store}",
+        "-s",
+        f"IMAGESCRAPER_GALLERY_DIR={gallery}",
+        "-s",
+        "IMAGESCRAPER_GALLERY_TITLE=imagescraper demo",
+    ]
+    gallery_status = subprocess.run(command, cwd=REPO).returncode
+    print(f"\ndemo: gallery finished with exit status {gallery_status}")
+    print(f"demo: open the gallery in a browser: file://{quote(str(gallery))}/index.html")
+    print(
+        f"demo: or serve it on 127.0.0.1: .venv/bin/scrapy gallery --serve -s IMAGES_STORE={shlex.quote(str(store))} "
+        f"-s IMAGESCRAPER_GALLERY_DIR={shlex.quote(str(gallery))}"
+    )
+    return urlfile_status or lofter_status or gallery_status

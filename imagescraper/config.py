@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scrapy.settings import BaseSettings
 
@@ -20,7 +20,8 @@ from imagescraper.errors import InputError
 @dataclass(frozen=True)
 class ProjectConfig:
     allow_hosts: frozenset[tuple[str, int]]
-    max_pixels: int
+    max_decoded_bytes: int
+    max_video_bytes: int
     max_url_length: int
     items_in_flight: int
     retry_backoff_base: float
@@ -29,11 +30,16 @@ class ProjectConfig:
     progress_interval: float
     progress_log_interval: float
     resolve: dict[str, str]
+    proxy_from_env: bool
     lofter_blog_url: str
     lofter_api_url: str
     lofter_cookies: dict[str, str]
     lofter_posts_per_page: int
     durable: bool
+    lofter_user_agent: str
+    lofter_referer: str
+    # A login token: kept out of repr() so it cannot reach a log line by accident.
+    lofter_login_header: tuple[str, str] | None = field(repr=False)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -43,7 +49,8 @@ class ProjectConfig:
             raise InputError(str(exc)) from None
         return cls(
             allow_hosts=allow_hosts,
-            max_pixels=_number(settings, "IMAGESCRAPER_MAX_PIXELS", int, minimum=1),
+            max_decoded_bytes=_number(settings, "IMAGESCRAPER_MAX_DECODED_BYTES", int, minimum=1),
+            max_video_bytes=_number(settings, "IMAGESCRAPER_MAX_VIDEO_BYTES", int, minimum=1),
             max_url_length=_number(settings, "IMAGESCRAPER_MAX_URL_LENGTH", int, minimum=16),
             items_in_flight=_number(settings, "IMAGESCRAPER_ITEMS_IN_FLIGHT", int, minimum=0)
             or 2 * settings.getint("CONCURRENT_REQUESTS"),
@@ -53,11 +60,15 @@ class ProjectConfig:
             progress_interval=_number(settings, "IMAGESCRAPER_PROGRESS_INTERVAL", float, minimum=0.1),
             progress_log_interval=_number(settings, "IMAGESCRAPER_PROGRESS_LOG_INTERVAL", float, minimum=0),
             resolve=parse_resolve(settings.getlist("IMAGESCRAPER_RESOLVE")),
+            proxy_from_env=_flag(settings, "IMAGESCRAPER_PROXY_FROM_ENV"),
             lofter_blog_url=str(settings.get("IMAGESCRAPER_LOFTER_BLOG_URL")),
             lofter_api_url=str(settings.get("IMAGESCRAPER_LOFTER_API_URL")).rstrip("/"),
             lofter_cookies=parse_cookies(settings.get("IMAGESCRAPER_LOFTER_COOKIES") or ""),
             lofter_posts_per_page=_number(settings, "IMAGESCRAPER_LOFTER_POSTS_PER_PAGE", int, minimum=1),
             durable=_flag(settings, "IMAGESCRAPER_DURABLE"),
+            lofter_user_agent=str(settings.get("IMAGESCRAPER_LOFTER_USER_AGENT") or ""),
+            lofter_referer=str(settings.get("IMAGESCRAPER_LOFTER_REFERER") or ""),
+            lofter_login_header=parse_login_header(settings.get("IMAGESCRAPER_LOFTER_LOGIN_HEADER") or ""),
         )
 
 
@@ -141,3 +152,53 @@ def parse_cookies(header: str) -> dict[str, str]:
             )
         cookies[name.strip()] = value.strip()
     return cookies
+
+
+LOGIN_HEADERS = {"lofter-phone-login-auth": "lofter-phone-login-auth", "authorization": "Authorization"}
+
+
+def parse_login_header(text: str) -> tuple[str, str] | None:
+    """``IMAGESCRAPER_LOFTER_LOGIN_HEADER``: ``lofter-phone-login-auth: TOKEN`` or ``Authorization: TOKEN``."""
+    if not text.strip():
+        return None
+    name, sep, value = text.partition(":")
+    canonical = LOGIN_HEADERS.get(name.strip().lower())
+    if not sep or canonical is None or not value.strip() or any(c in value for c in "\r\n"):
+        # The value is a secret: the message names the setting, never echoes it.
+        raise InputError(
+            "IMAGESCRAPER_LOFTER_LOGIN_HEADER is not 'lofter-phone-login-auth: TOKEN' or 'Authorization: TOKEN': "
+            "copy the header name and value from the app's or the browser's requests to api.lofter.com"
+        )
+    return canonical, value.strip()
+
+
+@dataclass(frozen=True)
+class GalleryConfig:
+    """Settings of ``scrapy gallery`` (README "The gallery")."""
+
+    store: str
+    gallery_dir: str
+    files_url: str
+    title: str
+    page_size: int
+    workers: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> GalleryConfig:
+        store = str(settings.get("IMAGES_STORE") or "")
+        if not store or "://" in store and not store.startswith("file://"):
+            raise InputError(f"IMAGES_STORE={store!r} is not a local folder: pass a path with -s IMAGES_STORE=DIR")
+        gallery_dir = str(settings.get("IMAGESCRAPER_GALLERY_DIR") or "")
+        if not gallery_dir:
+            raise InputError("IMAGESCRAPER_GALLERY_DIR is empty: pass a folder with -s IMAGESCRAPER_GALLERY_DIR=DIR")
+        files_url = str(settings.get("IMAGESCRAPER_GALLERY_FILES_URL") or "")
+        if files_url and not files_url.endswith("/"):
+            files_url += "/"
+        return cls(
+            store=store.removeprefix("file://"),
+            gallery_dir=gallery_dir,
+            files_url=files_url,
+            title=str(settings.get("IMAGESCRAPER_GALLERY_TITLE") or ""),
+            page_size=_number(settings, "IMAGESCRAPER_GALLERY_PAGE_SIZE", int, minimum=1),
+            workers=_number(settings, "IMAGESCRAPER_GALLERY_WORKERS", int, minimum=0),
+        )

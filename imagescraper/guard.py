@@ -14,14 +14,21 @@ address and on every hop (a redirect is a new request and passes through both ag
 
 Exactly the ``host:port`` pairs in ``IMAGESCRAPER_ALLOW_HOSTS`` are exempt; the port matters,
 so allowing ``127.0.0.1:8000`` does not allow ``127.0.0.1:22``.
+
+A proxy resolves target names itself, past the resolver half. So ``http_proxy``/``https_proxy``
+from the environment are ignored unless ``IMAGESCRAPER_PROXY_FROM_ENV`` is on
+(:class:`EnvironmentProxyMiddleware`); when it is, the middleware half has checked the target's
+resolved address before the request is handed to the proxy.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from typing import TYPE_CHECKING
 
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -32,6 +39,8 @@ from imagescraper.config import config_for
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -163,3 +172,22 @@ class AddressGuardMiddleware:
             self._verdicts.clear()
         self._verdicts[host] = verdict
         return verdict
+
+
+class EnvironmentProxyMiddleware(HttpProxyMiddleware):
+    """Scrapy's proxy middleware, using the environment's proxies only when the settings say so.
+
+    Ordered after :class:`AddressGuardMiddleware`, so a request reaches the proxy only once its
+    target passed the guard. A ``proxy`` in a request's meta works as in Scrapy.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler):
+        middleware = super().from_crawler(crawler)
+        if middleware.proxies and not config_for(crawler).proxy_from_env:
+            logger.info(
+                "Ignoring the %s proxy set in the environment: set -s IMAGESCRAPER_PROXY_FROM_ENV=true to use it",
+                "/".join(sorted(middleware.proxies)),
+            )
+            middleware.proxies = {}
+        return middleware

@@ -22,5 +22,9 @@ class ImageItem:
     blog_name: str | None = None
     referer: str | None = None
     extra: dict = field(default_factory=dict)
+    # Where an image may also live (URL -> second address), tried when the first answers 403/404.
+    alternates: dict = field(default_factory=dict)
+    # "video": image_urls are videos (lofter -a videos=true), checked as MP4 and stored as sent.
+    media: str = "image"
     # Filled in by the pipeline: one dict per stored or already-present image.
     images: list[dict] = field(default_factory=list)

@@ -53,9 +53,10 @@ from imagescraper.identity import canonical_url
 from imagescraper.manifest import ImageEntry, image_line, spider_fields_json
 from imagescraper.paths import checked_relpath, image_file_name, item_folders, store_relpath
 from imagescraper.scrapy_compat import MEDIA_LOGGER, DropMediaTracebacks
-from imagescraper.signals import image_failed
+from imagescraper.signals import image_failed, store_opened
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import EXTENSIONS, RejectedImage, inspect_image
+from imagescraper.video import inspect_video
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ class OriginalImagesPipeline(ImagesPipeline):
     def __init__(self, store_uri, *, crawler):
         super().__init__(store_uri, crawler=crawler)
         config = config_for(crawler)
-        self.max_pixels = config.max_pixels
+        self.max_decoded_bytes = config.max_decoded_bytes
+        self.max_video_bytes = config.max_video_bytes
         self.image_store = ImageStore(self.store.basedir, durable=config.durable)
         # Locked here, before the engine opens the spider: a busy store stops the run before
         # anything starts (and before any signal says a run began).
@@ -119,6 +121,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         super().open_spider()
         self.replace = bool(getattr(self.crawler.spider, "replace", False))
         self.stats.set_value(runstats.STORE, str(self.image_store.root))
+        self.crawler.signals.send_catch_log(store_opened, store=self.image_store)
         logging.getLogger(MEDIA_LOGGER).addFilter(self._log_filter)
 
     def close_spider(self, spider=None):
@@ -133,16 +136,22 @@ class OriginalImagesPipeline(ImagesPipeline):
         adapter = ItemAdapter(item)
         referer = adapter.get("referer")
         headers = {"Referer": referer} if referer else {}
-        # Image hosts are never in a spider's allowed_domains; the address guard still applies.
-        return [
-            Request(url, callback=NO_CALLBACK, headers=headers, meta={"allow_offsite": True})
-            for url in adapter.get(self.images_urls_field) or []
-        ]
+        alternates = adapter.get("alternates") or {}
+        requests = []
+        for url in adapter.get(self.images_urls_field) or []:
+            # Image hosts are never in a spider's allowed_domains; the address guard still applies.
+            meta = {"allow_offsite": True}
+            if url in alternates:
+                meta["alternate_url"] = alternates[url]  # tried on 403/404 (lofter/alternates.py)
+            if _is_video(adapter):
+                meta["download_maxsize"] = self.max_video_bytes
+            requests.append(Request(url, callback=NO_CALLBACK, headers=headers, meta=meta))
+        return requests
 
     def media_to_download(self, request: Request, info, *, item: Any = None):
         if self.replace:
             return None
-        stored = self.image_store.lookup(canonical_url(request.url))
+        stored = self.image_store.lookup(canonical_url(_identity(request.url, item)))
         if stored is None:
             return None
         self.stats.inc_value(runstats.ALREADY_PRESENT)
@@ -168,8 +177,12 @@ class OriginalImagesPipeline(ImagesPipeline):
         return {"url": url, "path": image.path, "checksum": image.sha256, "status": "downloaded"}
 
     def _validate_and_store(self, response, request: Request, info, item) -> tuple[str, StoredImage]:
+        if _is_video(ItemAdapter(item)):
+            return self._store_video(response, request, info, item)
         body = response.body
-        facts = inspect_image(body, max_pixels=self.max_pixels, min_width=self.min_width, min_height=self.min_height)
+        facts = inspect_image(
+            body, max_decoded_bytes=self.max_decoded_bytes, min_width=self.min_width, min_height=self.min_height
+        )
         path = checked_relpath(self.file_path(request, response, info, item=item))
         image = StoredImage(path, len(body), hashlib.sha256(body).hexdigest())
         adapter = ItemAdapter(item)
@@ -198,6 +211,31 @@ class OriginalImagesPipeline(ImagesPipeline):
                 logger.warning("Spider field %r left out of the manifest: the store owns that name", name)
         self.image_store.add(entry, body, line)
         return key, image
+
+    def _store_video(self, response, request: Request, info, item) -> tuple[str, StoredImage]:
+        """Videos (LOFTER video posts): checked as a complete MP4 container, stored as sent."""
+        body = response.body
+        facts = inspect_video(body, max_bytes=self.max_video_bytes)
+        path = checked_relpath(self.file_path(request, response, info, item=item))
+        video = StoredImage(path, len(body), hashlib.sha256(body).hexdigest())
+        adapter = ItemAdapter(item)
+        extra = adapter.get("extra")
+        extra = {**(extra if isinstance(extra, Mapping) else {}), "media": "video", "fetched_from": request.url}
+        identity = _identity(request.url, item)
+        entry = ImageEntry(
+            key=canonical_url(identity),
+            url=identity,
+            path=video.path,
+            bytes=video.size,
+            sha256=video.sha256,
+            format=facts.format,
+            title=adapter.get("post_title"),
+            stored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            extra=spider_fields_json(extra),
+        )
+        line, _ignored = image_line(entry, extra)  # the same spider fields as its images: logged there
+        self.image_store.add(entry, body, line)
+        return entry.key, video
 
     def media_failed(self, failure, request: Request, info):
         raise classify(request.url, failure.value)
@@ -231,8 +269,27 @@ class OriginalImagesPipeline(ImagesPipeline):
         """
         if response is None:
             raise ValueError("the stored path depends on the image's real format: pass the response")
-        folders = item_folders_of(ItemAdapter(item)) if item is not None else ["untitled"]
-        return store_relpath(folders, image_file_name(canonical_url(request.url), _extension(response.body)))
+        adapter = ItemAdapter(item) if item is not None else None
+        folders = item_folders_of(adapter) if adapter is not None else ["untitled"]
+        if adapter is not None and _is_video(adapter):
+            extension = inspect_video(response.body, max_bytes=self.max_video_bytes).extension
+        else:
+            extension = _extension(response.body)
+        return store_relpath(folders, image_file_name(canonical_url(_identity(request.url, item)), extension))
+
+
+def _is_video(adapter: ItemAdapter) -> bool:
+    """An item of videos (``media="video"``, lofter -a videos=true) rather than images."""
+    return adapter.get("media") == "video"
+
+
+def _identity(url: str, item) -> str:
+    """What a stored file is known by: its URL, but a video's without the query. A video's query
+    is a signature that changes with every API answer while the file stays the same, so a rerun
+    would otherwise store it again under a new name."""
+    if item is not None and _is_video(ItemAdapter(item)):
+        return url.split("?", 1)[0]
+    return url
 
 
 def _extension(body: bytes) -> str:

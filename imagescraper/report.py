@@ -1,22 +1,23 @@
 """RunReport: live progress while the run goes, a summary and an exit status when it ends.
 
-On a terminal a progress line is redrawn every ``IMAGESCRAPER_PROGRESS_INTERVAL`` seconds;
-without one (cron, scrapyd) a progress log line is written every
-``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end the summary is logged, written to
-``STORE/.imagescraper/last-run.json``, and the exit status is left in the stats for the crawl
-command (see ``errors.ExitStatus``).
+The run starts with one line saying what runs: the spider, its input and the store. On a
+terminal a progress line is redrawn every ``IMAGESCRAPER_PROGRESS_INTERVAL`` seconds at the
+bottom, with log lines written above it (``terminal.py``); without one (cron, scrapyd) a
+progress log line is written every ``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end
+the summary is logged, written to ``STORE/.imagescraper/last-run.json``, and the exit status is
+left in the stats for the crawl command (see ``errors.ExitStatus``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scrapy import signals
+from scrapy.utils.log import get_scrapy_root_handler
 from twisted.internet import task
 
 from imagescraper import runstats
@@ -24,6 +25,7 @@ from imagescraper.config import config_for
 from imagescraper.errors import ExitStatus
 from imagescraper.signals import image_failed
 from imagescraper.store import ImageStore
+from imagescraper.terminal import StatusLine, keep_log_lines_above, status_line
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class RunSummary:
     failed_by_reason: dict[str, int]
     rejected_lines: int
     rejected_by_reason: dict[str, int]
+    retries: int
     skipped: dict[str, int]
     errors: int
     errors_by_reason: dict[str, int]
@@ -52,6 +55,8 @@ class RunSummary:
     input_complete: bool
     exit_status: int
     failures: list[dict] = field(default_factory=list)
+    # Why a crawl ended before its source did (a page limit), in the spider's words.
+    stopped_early: str | None = None
 
     @classmethod
     def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
@@ -74,12 +79,14 @@ class RunSummary:
             failed_by_reason=_by_reason(stats, runstats.FAILED_BY),
             rejected_lines=stats.get(runstats.REJECTED_LINES, 0),
             rejected_by_reason=_by_reason(stats, runstats.REJECTED_BY),
+            retries=stats.get(runstats.RETRIES, 0),
             skipped=_by_reason(stats, runstats.SKIPPED_BY),
             errors=errors,
             errors_by_reason=_by_reason(stats, runstats.ERRORS_BY),
             queued=queued,
             input_complete=complete,
             exit_status=int(status),
+            stopped_early=stats.get(runstats.STOPPED_EARLY),
         )
 
     @property
@@ -94,11 +101,15 @@ class RunSummary:
         out += [f"    {reason}: {count}" for reason, count in self.failed_by_reason.items()]
         out.append(f"  rejected lines:  {self.rejected_lines}")
         out += [f"    {reason}: {count}" for reason, count in self.rejected_by_reason.items()]
+        if self.retries:
+            out.append(f"  retries:         {self.retries}")
         if self.errors:
             out.append(f"  page errors:     {self.errors}")
             out += [f"    {reason}: {count}" for reason, count in self.errors_by_reason.items()]
         for what, count in self.skipped.items():
             out.append(f"  skipped {what}: {count}")
+        if self.stopped_early:
+            out.append(f"  {self.stopped_early}")
         if self.finish_reason != "finished" or not self.input_complete or self.not_attempted:
             missing = [f"{self.not_attempted} queued image(s) not settled"] if self.not_attempted else []
             if not self.input_complete:
@@ -112,7 +123,7 @@ class RunSummary:
 
 
 class RunReport:
-    def __init__(self, crawler, *, interval: float, log_interval: float, terminal):
+    def __init__(self, crawler, *, interval: float, log_interval: float, terminal: StatusLine | None):
         self.crawler = crawler
         self.stats = crawler.stats
         self.terminal = terminal
@@ -123,7 +134,7 @@ class RunReport:
     @classmethod
     def from_crawler(cls, crawler):
         config = config_for(crawler)
-        terminal = sys.stderr if sys.stderr.isatty() else None
+        terminal = status_line()
         report = cls(
             crawler, interval=config.progress_interval, log_interval=config.progress_log_interval, terminal=terminal
         )
@@ -133,6 +144,18 @@ class RunReport:
         return report
 
     def spider_opened(self, spider):
+        if self.terminal is not None:
+            # Scrapy installs its final log handler after the extensions are made.
+            keep_log_lines_above(get_scrapy_root_handler(), self.terminal)
+        given = [
+            f"{name}={value}" for name in getattr(spider, "arguments", ()) if (value := getattr(spider, name, None))
+        ]
+        logger.info(
+            "Running %s%s; images go to %s",
+            spider.name,
+            f" with {', '.join(given)}" if given else "",
+            self.stats.get_value(runstats.STORE) or "no store",
+        )
         if self.interval > 0:
             self._loop = task.LoopingCall(self.show_progress)
             self._loop.start(self.interval, now=False)
@@ -153,8 +176,7 @@ class RunReport:
 
     def show_progress(self):
         if self.terminal is not None:
-            self.terminal.write(f"\r\x1b[K{self.progress_line()}")
-            self.terminal.flush()
+            self.terminal.show(self.progress_line())
         else:
             logger.info("Progress: %s", self.progress_line())
 
@@ -162,8 +184,8 @@ class RunReport:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         if self.terminal is not None:
-            self.terminal.write(f"\r\x1b[K{self.progress_line()}\n")
-            self.terminal.flush()
+            self.terminal.show(self.progress_line())
+            self.terminal.finish()
         summary = RunSummary.from_stats(self.stats.get_stats(), spider.name, reason)
         summary.failures = self.failures
         self.stats.set_value(runstats.EXIT_STATUS, summary.exit_status)

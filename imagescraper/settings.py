@@ -35,9 +35,14 @@ IMAGESCRAPER_DURABLE = True
 # Largest body accepted, images included; a larger one is cancelled as it arrives ("too-large").
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
-# Largest image, in pixels per frame (8000 x 8000). Bigger ones are refused before decoding
-# ("decompression-bomb"); an animation may decode at most 8 times this over all its frames.
-IMAGESCRAPER_MAX_PIXELS = 64_000_000
+# Largest image, in bytes once decoded (Pillow keeps 4 bytes a pixel for colour, 1 for grey):
+# 400 MB holds a 10,000 x 10,000 photo or a 1080 x 90,000 LOFTER strip. A limit on the
+# memory a decode takes, not on one dimension, so long strips pass and decompression bombs do
+# not ("decompression-bomb", refused before decoding); an animation may decode at most 8 times
+# this over all its frames.
+IMAGESCRAPER_MAX_DECODED_BYTES = 400_000_000
+# Largest video (lofter -a videos=true), in bytes; a bigger one is cancelled as it arrives.
+IMAGESCRAPER_MAX_VIDEO_BYTES = 200 * 1024 * 1024
 # Longest line accepted in a URL file, in bytes; longer lines are rejected and skipped.
 IMAGESCRAPER_MAX_URL_LENGTH = 2048
 
@@ -66,6 +71,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 2
 # 404 and 410 are final and not retried; these are worth another try.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# An image that fails after its retries is logged once, as a WARNING with its URL and reason,
+# by the pipeline; Scrapy's own "Gave up retrying" line is kept for full logs only.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 # Before retrying a 429 or 503 wait base * 2**attempt seconds (capped), or what the server's
 # Retry-After asks, capped at IMAGESCRAPER_RETRY_AFTER_MAX.
 IMAGESCRAPER_RETRY_BACKOFF_BASE = 1.0
@@ -75,6 +83,13 @@ DOWNLOADER_MIDDLEWARES = {
     "imagescraper.guard.AddressGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "imagescraper.retry.BackoffRetryMiddleware": 550,
+    # An image whose original may live at two addresses (LOFTER legacy hosts) tries the other on 403/404.
+    "imagescraper.lofter.alternates.AlternateAddressMiddleware": 580,
+    # The LOFTER login header goes to LOFTER's page and API hosts only, redirects included.
+    "imagescraper.lofter.login.LoginHeaderScopeMiddleware": 590,
+    # Proxies from the environment only with IMAGESCRAPER_PROXY_FROM_ENV (see below).
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "imagescraper.guard.EnvironmentProxyMiddleware": 750,
 }
 
 # --- Network safety -----------------------------------------------------------------------------
@@ -84,6 +99,10 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 # address, every hop) except exactly these host:port pairs, e.g. "127.0.0.1:8000,localhost:9000".
 IMAGESCRAPER_ALLOW_HOSTS = []
 TWISTED_DNS_RESOLVER = "imagescraper.guard.GuardedResolver"
+# http_proxy/https_proxy/no_proxy from the environment are ignored unless this is true: a proxy
+# resolves names itself, where the guard's resolver cannot check the answer. When true, each
+# target is checked (resolved address, every hop) before the request goes to the proxy.
+IMAGESCRAPER_PROXY_FROM_ENV = False
 # The operator lists exact image URLs; robots.txt would only add a request per host.
 ROBOTSTXT_OBEY = False
 
@@ -118,8 +137,17 @@ IMAGESCRAPER_LOFTER_API_URL = "https://api.lofter.com"
 # Login cookies as a browser shows them ("LOFTER_SESS=...; NTES_SESS=..."), sent with page and
 # API requests only; needed when LOFTER answers logged-out visitors with its login shell.
 IMAGESCRAPER_LOFTER_COOKIES = ""
-# In API mode a "page" (-a start_page / -a max_pages) is this many posts.
-IMAGESCRAPER_LOFTER_POSTS_PER_PAGE = 10
+# The app login header, "lofter-phone-login-auth: TOKEN" or "Authorization: TOKEN", sent with
+# LOFTER page and API requests only (never to image hosts, never logged); needed for likes,
+# shares and posts only logged-in readers see.
+IMAGESCRAPER_LOFTER_LOGIN_HEADER = ""
+# In API mode a "page" (-a start_page / -a max_pages) is one listing call of this many posts
+# (50, as RSSHub and lftr ask).
+IMAGESCRAPER_LOFTER_POSTS_PER_PAGE = 50
+# Page and API requests look like the browser working clients imitate (gallery-dl sends a
+# desktop Firefox and this Referer); image requests send the post's URL as Referer instead.
+IMAGESCRAPER_LOFTER_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+IMAGESCRAPER_LOFTER_REFERER = "https://www.lofter.com/"
 # Pages and API calls go one at a time with a pause: LOFTER blocks clients that hammer it.
 # Image downloads are not in this slot and run in parallel under the limits above.
 DOWNLOAD_SLOTS = {"lofter-pages": {"concurrency": 1, "delay": 0.5}}
@@ -127,3 +155,17 @@ DOWNLOAD_SLOTS = {"lofter-pages": {"concurrency": 1, "delay": 0.5}}
 # Host names pinned to addresses, "host=address,..." like curl's --resolve (mirrors, tests).
 # Pinned addresses are still checked by the address guard.
 IMAGESCRAPER_RESOLVE = []
+
+# --- The gallery (scrapy gallery) -----------------------------------------------------------------
+# Where the static gallery of IMAGES_STORE is written: a folder outside the store.
+IMAGESCRAPER_GALLERY_DIR = "gallery"
+# Where originals are linked: empty for a link relative to the gallery folder (works from
+# file:// and from any server that serves both folders side by side), or a base URL such as
+# "/files/urls-main/" when the store is served elsewhere.
+IMAGESCRAPER_GALLERY_FILES_URL = ""
+# The name shown on every page; empty: the store folder's name.
+IMAGESCRAPER_GALLERY_TITLE = ""
+# Thumbnails (and sub-folders) per page: a few hundred keeps a page light on a phone.
+IMAGESCRAPER_GALLERY_PAGE_SIZE = 200
+# Threads making thumbnails; 0: one per CPU core.
+IMAGESCRAPER_GALLERY_WORKERS = 0

@@ -43,8 +43,16 @@ _HARMLESS_WARNINGS = ("XMP data", "Image appears to be a malformed MPO", "Corrup
 _PIL_DIR = os.path.dirname(PIL.__file__)
 # warnings.catch_warnings swaps module-wide state: one image at a time may be inside it.
 _warnings_lock = threading.Lock()
-# An animation may decode this many times the per-frame pixel limit over all its frames.
+# An animation may decode this many times the per-frame limit over all its frames.
 ANIMATION_BUDGET = 8
+# Pillow keeps one byte a pixel for these modes, two for 16-bit grey and four for the rest.
+_ONE_BYTE_MODES = frozenset({"1", "L", "P"})
+
+
+def decoded_bytes(mode: str, width: int, height: int) -> int:
+    """Memory one decoded frame takes in Pillow: what a decompression bomb exhausts."""
+    per_pixel = 1 if mode in _ONE_BYTE_MODES else 2 if mode.startswith("I;16") else 4
+    return width * height * per_pixel
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,15 @@ class RejectedImage(Exception):
         self.detail = detail
 
 
-def inspect_image(body: bytes, *, max_pixels: int, min_width: int = 0, min_height: int = 0) -> ImageFacts:
+def inspect_image(
+    body: bytes,
+    *,
+    max_pixels: int | None = None,
+    max_decoded_bytes: int | None = None,
+    min_width: int = 0,
+    min_height: int = 0,
+) -> ImageFacts:
+    """Check *body*; the size limit is on decoded bytes (runs use that), or pixels, or both."""
     if not body:
         raise RejectedImage("empty", "the server sent an empty body")
     with _pillow_warnings_fail():
@@ -81,17 +97,25 @@ def inspect_image(body: bytes, *, max_pixels: int, min_width: int = 0, min_heigh
                 raise RejectedImage("not-an-image", _describe_non_image(body)) from None
             raise RejectedImage("not-an-image", f"unreadable image header ({exc})") from None
         with image:
-            return _check_data(image, body, max_pixels, min_width, min_height)
+            return _check_data(image, body, (max_pixels, max_decoded_bytes), min_width, min_height)
 
 
-def _check_data(image: Image.Image, body: bytes, max_pixels: int, min_width: int, min_height: int) -> ImageFacts:
+def _check_data(
+    image: Image.Image, body: bytes, limits: tuple[int | None, int | None], min_width: int, min_height: int
+) -> ImageFacts:
     fmt = image.format or ""
     if fmt not in EXTENSIONS:
         raise RejectedImage("unsupported-format", f"{fmt or 'unknown'} images are not stored")
     width, height = image.size
-    if width * height > max_pixels:
+    max_pixels, max_bytes = limits
+    frame_bytes = decoded_bytes(image.mode, width, height)
+    if max_pixels is not None and width * height > max_pixels:
+        raise RejectedImage("decompression-bomb", f"{width}x{height} is more than {max_pixels} pixels")
+    if max_bytes is not None and frame_bytes > max_bytes:
         raise RejectedImage(
-            "decompression-bomb", f"{width}x{height} is more than {max_pixels} pixels (IMAGESCRAPER_MAX_PIXELS)"
+            "decompression-bomb",
+            f"{width}x{height} ({image.mode}) would take {frame_bytes} bytes decoded, more than {max_bytes} "
+            "(IMAGESCRAPER_MAX_DECODED_BYTES)",
         )
     if width < min_width or height < min_height:
         raise RejectedImage("too-small", f"{width}x{height} is below {min_width}x{min_height}")
@@ -101,11 +125,11 @@ def _check_data(image: Image.Image, body: bytes, max_pixels: int, min_width: int
             return ImageFacts("JPEG", ".jpg", width, height, 1)
         if fmt == "PNG":
             frames = image.n_frames  # from the acTL chunk, read with the header
-            _limit_frames(frames, width, height, max_pixels)
+            _limit_frames(frames, width, height, frame_bytes, limits)
             frames = check_png(body)
         else:
             frames = getattr(image, "n_frames", 1)  # counting frames reads through the whole file
-            _limit_frames(frames, width, height, max_pixels)
+            _limit_frames(frames, width, height, frame_bytes, limits)
             for index in range(frames):
                 image.seek(index)
                 image.load()
@@ -120,8 +144,10 @@ def _check_data(image: Image.Image, body: bytes, max_pixels: int, min_width: int
     return ImageFacts(fmt, EXTENSIONS[fmt], width, height, frames)
 
 
-def _limit_frames(frames: int, width: int, height: int, max_pixels: int) -> None:
-    if frames * width * height > max_pixels * ANIMATION_BUDGET:
+def _limit_frames(frames: int, width: int, height: int, frame_bytes: int, limits: tuple[int | None, int | None]):
+    max_pixels, max_bytes = limits
+    too_many_pixels = max_pixels is not None and frames * width * height > max_pixels * ANIMATION_BUDGET
+    if too_many_pixels or (max_bytes is not None and frames * frame_bytes > max_bytes * ANIMATION_BUDGET):
         raise RejectedImage("decompression-bomb", f"{frames} frames of {width}x{height} is too much to decode")
 
 

@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import posixpath
 import re
 import secrets
 import socket
@@ -17,12 +18,14 @@ import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from demo import images
 from demo.crawling import REPO
 from demo.imageserver import ImageServer
+from imagescraper.gallery.serve import CONTENT_SECURITY_POLICY
 from tests.testhosts import Network, TestHost, missing_prerequisites
 
 WHY_NOT = missing_prerequisites()
@@ -177,14 +180,20 @@ class _Links(HTMLParser):
     def __init__(self):
         super().__init__()
         self.links: list[str] = []
+        self.resources: list[str] = []  # every href, src and srcset entry
 
     def handle_starttag(self, tag, attrs):
         if tag == "a":
             self.links += [value for name, value in attrs if name == "href" and value and value != "../"]
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.resources.append(value)
+            elif name == "srcset" and value:
+                self.resources += [part.split()[0] for part in value.split(",")]
 
 
-def served_images(address: str, path: str = "/") -> dict[str, bytes]:
-    """Walk nginx's folder listing from the top and download every file it lists."""
+def served_images(address: str, path: str = "/files/") -> dict[str, bytes]:
+    """Walk nginx's folder listing of the stores and download every file it lists."""
     status, headers, body = fetch(address, path)
     assert status == 200, (path, status)
     assert headers["content-type"].startswith("text/html")
@@ -209,7 +218,8 @@ def sha(body: bytes) -> str:
 def verify_units(host: TestHost, jobs_: list[str]):
     names = [f"{UNITS}/imagescraper-scrapyd.service"]
     for job in jobs_:
-        names += [f"{UNITS}/imagescraper-schedule@{job}.service", f"{UNITS}/imagescraper-schedule@{job}.timer"]
+        names += [f"{UNITS}/imagescraper-schedule@{job}.service", f"{UNITS}/imagescraper-schedule@{job}.timer",
+                  f"{UNITS}/imagescraper-gallery@{job}.service"]  # fmt: skip
     result = host.run(["systemd-analyze", "verify", *names], check=False)
     problems = [line for line in (result.stdout + result.stderr).splitlines() if "imagescraper" in line]
     assert result.returncode == 0 and not problems, result.stdout + result.stderr
@@ -240,7 +250,7 @@ def check_served(host: TestHost, job: str, originals: dict[str, bytes], others: 
     served = served_images(host.address)
     assert {sha(b) for b in served.values()} == {sha(b) for b in originals.values()}
     assert not {sha(b) for b in served.values()} & {sha(b) for b in others.values()}
-    assert all(path.startswith(f"/{job}/") for path in served)
+    assert all(path.startswith(f"/files/{job}/") for path in served)
     types = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
     for path in served:
         status, headers, _ = fetch(host.address, path)
@@ -248,6 +258,57 @@ def check_served(host: TestHost, job: str, originals: dict[str, bytes], others: 
         assert headers["x-content-type-options"] == "nosniff"
         assert "default-src 'none'" in headers["content-security-policy"]
     return served
+
+
+def build_gallery(host: TestHost, job: str) -> str:
+    """What systemd starts after each schedule run (OnSuccess=): wait for the run, update the gallery."""
+    schedule_unit = host.read(f"{UNITS}/imagescraper-schedule@.service")
+    assert "OnSuccess=imagescraper-gallery@%i.service" in schedule_unit
+    result = host.run_unit(f"{UNITS}/imagescraper-gallery@.service", instance=job, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"job {job} is idle" in result.stdout and "gallery full build: 7 new manifest records" in result.stdout
+    return result.stdout
+
+
+def check_gallery(host: TestHost, job: str, originals: dict[str, bytes]):
+    """The gallery through nginx: the page above the jobs, the job's index, its album, an image
+    page, every link on them, the headers, and the original behind the image page's link."""
+    build_gallery(host, job)
+    status, headers, front = fetch(host.address, "/")
+    assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+    assert f'href="{job}/index.html"' in front.decode() and "7 images in 1 folder" in front.decode()
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    seen = {}
+    pages = [f"/{job}/index.html"]
+    types = {"html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "webp": "image/webp",
+             "png": "image/png", "jpg": "image/jpeg", "gif": "image/gif"}  # fmt: skip
+    while pages:
+        page = pages.pop()
+        status, headers, body = fetch(host.address, page)
+        assert status == 200, page
+        seen[page] = body
+        if not page.endswith(".html"):
+            continue
+        parser = _Links()
+        parser.feed(body.decode())
+        for link in parser.resources:
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(page), urlsplit(link).path))
+            if link.startswith("/"):
+                target = link
+            if urlsplit(link).scheme or target in seen or link.startswith("#"):
+                continue
+            if target.endswith(".html") and "/_p" not in target:
+                pages.append(target)
+            else:
+                status, headers, data = fetch(host.address, target)
+                assert status == 200 and headers["content-type"] == types[target.rsplit(".", 1)[1]], target
+                seen[target] = data
+    image_pages = [p for p in seen if p.rsplit("/", 1)[1].startswith("_")]
+    assert len(image_pages) == 7
+    originals_linked = {p: b for p, b in seen.items() if p.startswith(f"/files/{job}/")}
+    assert {sha(b) for b in originals_linked.values()} == {sha(b) for b in originals.values()}
+    assert len([p for p in seen if p.startswith(f"/{job}/t/")]) == 14  # two sizes of 7 thumbnails
 
 
 # --- one server, Ansible's local connection ----------------------------------------------------
@@ -322,6 +383,7 @@ def test_playbook_applies_locally_and_the_job_is_served(one_server):
     assert "stored 7, already present 0, failed 0" in status_out.stdout, status_out.stdout
 
     check_served(host, "urls-main", bodies, {})
+    check_gallery(host, "urls-main", bodies)
 
 
 def test_nginx_refuses_what_is_not_an_image_of_the_store(one_server):
@@ -336,33 +398,39 @@ def test_nginx_refuses_what_is_not_an_image_of_the_store(one_server):
     host.run(["sh", "-c", f"echo '<script>alert(1)</script>' > {store}/page.html && echo x > {store}/.hidden.jpg"])
 
     try:
-        relative = image[len("/srv/imagescraper/images") :]
+        relative = "/files" + image[len("/srv/imagescraper/images") :]
         status, headers, body = fetch(host.address, relative)
         assert status == 200 and body[:2] == b"\xff\xd8"
         assert headers["x-content-type-options"] == "nosniff"
         csp = headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script" not in csp.replace("default-src", "")
-        for path in ("/urls-main/leak.jpg", "/urls-main/alias.jpg", "/urls-main/etcdir/passwd"):
+        for path in ("/files/urls-main/leak.jpg", "/files/urls-main/alias.jpg", "/files/urls-main/etcdir/passwd"):
             assert fetch(host.address, path)[0] in (403, 404), path
         for path in (
-            "/urls-main/.imagescraper/manifest.jsonl",
-            "/urls-main/.imagescraper/lock",
-            "/urls-main/.imagescraper/last-run.json",
-            "/urls-main/.imagescraper/",
-            "/urls-main/.hidden.jpg",
-            "/urls-main/page.html",
+            "/files/urls-main/.imagescraper/manifest.jsonl",
+            "/files/urls-main/.imagescraper/lock",
+            "/files/urls-main/.imagescraper/last-run.json",
+            "/files/urls-main/.imagescraper/",
+            "/files/urls-main/.hidden.jpg",
+            "/files/urls-main/page.html",
+            "/urls-main/.gallery/state.json",
+            "/urls-main/.gallery/lock",
         ):
             assert fetch(host.address, path)[0] == 404, path
         for path in (
             "/../etc/passwd",
-            "/urls-main/../../etc/passwd",
+            "/files/urls-main/../../etc/passwd",
+            "/files/../../etc/passwd",
+            "/files/%2e%2e/%2e%2e/etc/passwd",
+            "/files..%2f..%2fetc/passwd",
             "/%2e%2e/%2e%2e/etc/passwd",
             "/..%2f..%2fetc/passwd",
         ):
             status, _, body = fetch(host.address, path)
-            assert status in (400, 404) and b"root:" not in body, path
-        assert fetch(host.address, "/urls-main/", method="POST")[0] == 405
-        status, headers, listing = fetch(host.address, "/urls-main/")
+            assert status in (400, 403, 404) and b"root:" not in body, path
+        assert fetch(host.address, "/files/urls-main/", method="POST")[0] == 405
+        assert fetch(host.address, "/urls-main/index.html", method="POST")[0] == 405
+        status, headers, listing = fetch(host.address, "/files/urls-main/")
         assert status == 200 and b".imagescraper" not in listing and b".hidden" not in listing
         assert (
             headers["x-content-type-options"] == "nosniff"
@@ -480,6 +548,7 @@ def test_fleet_of_two_with_one_command(tmp_path, wheelhouse):
             wait_for(f"the job on {host.name}", lambda h=host: not jobs(h)["running"] and jobs(h)["finished"], 120)
             other = corpora["img2" if host.name == "img1" else "img1"]
             check_served(host, "urls-main", corpora[host.name], other)
+            check_gallery(host, "urls-main", corpora[host.name])
 
 
 def first_running(host: TestHost) -> str:

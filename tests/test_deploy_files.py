@@ -7,6 +7,7 @@ import configparser
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -196,3 +197,55 @@ def test_helper_with_bad_arguments_says_so(tmp_path):
         text=True,
     )
     assert result.returncode == 2 and "keep at least 1 version" in result.stderr
+
+
+# --- the gallery ---------------------------------------------------------------------------------
+
+
+def test_nginx_sends_the_gallery_policy_that_the_browser_tests_use():
+    from imagescraper.gallery.serve import CONTENT_SECURITY_POLICY
+
+    site = (DEPLOY / "roles" / "imagescraper" / "templates" / "nginx-site.conf.j2").read_text()
+    policies = dict(re.findall(r'^\s+(\S+)\s+"([^"]+)";$', site, re.MULTILINE))
+    assert policies["default"] == CONTENT_SECURITY_POLICY
+    assert policies["~^/files/"].endswith("; sandbox") and "style-src" not in policies["~^/files/"]
+    assert "script" not in CONTENT_SECURITY_POLICY and "default-src 'none'" in CONTENT_SECURITY_POLICY
+
+
+def test_the_gallery_command_of_a_job():
+    job = helper.Job("urls-main", "urlfile", {}, {"IMAGES_STORE": "/srv/imagescraper/images/urls-main"})
+    argv = helper.gallery_command(job, "/srv/imagescraper/gallery", "/srv/imagescraper/images", "/files/", "/py")
+    assert argv[:5] == ["/py", "-m", "scrapyd.runner", "gallery", "--site-index"]
+    settings = dict(value.split("=", 1) for value in argv[6::2])
+    assert settings == {
+        "IMAGES_STORE": "/srv/imagescraper/images/urls-main",
+        "IMAGESCRAPER_GALLERY_DIR": "/srv/imagescraper/gallery/urls-main",
+        "IMAGESCRAPER_GALLERY_FILES_URL": "/files/urls-main/",
+        "IMAGESCRAPER_GALLERY_TITLE": "urls-main",
+    }
+    elsewhere = helper.Job("x", "urlfile", {}, {"IMAGES_STORE": "/data/x"})
+    with pytest.raises(helper.Problem, match="outside /srv/imagescraper/images that nginx serves"):
+        helper.gallery_command(elsewhere, "/g", "/srv/imagescraper/images", "/files/", "/py")
+
+
+def test_the_gallery_waits_for_the_run_to_end_but_not_forever():
+    answers = [
+        {"status": "ok", "running": [{"id": "urls-main-20260101T000000Z"}]},
+        {"status": "ok", "pending": [], "running": [{"id": "urls-main-20260101T000000Z"}]},
+        {"status": "ok", "running": [], "finished": [{"id": "urls-main-20260101T000000Z"}]},
+    ]
+    now = [0.0]
+
+    class FakeScrapyd:
+        def listjobs(self):
+            return answers.pop(0)
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    idle = helper.wait_until_idle(FakeScrapyd(), "urls-main", 60, clock=lambda: now[0], sleep=sleep)
+    assert idle == "job urls-main is idle" and now[0] == 4.0
+    answers[:] = [{"status": "ok", "running": [{"id": "urls-main-20260101T000000Z"}]}] * 10
+    now[0] = 0.0
+    late = helper.wait_until_idle(FakeScrapyd(), "urls-main", 5, clock=lambda: now[0], sleep=sleep)
+    assert "still running as urls-main-20260101T000000Z after 5 s; building what is stored" in late

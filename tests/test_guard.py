@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, urlsplit
 
 import pytest
 from scrapy import Request
@@ -134,6 +137,90 @@ def test_redirects_and_meta_refresh_are_checked_on_every_hop(run_urlfile, server
         details = {failure["url"]: failure["detail"] for failure in result.summary["failures"]}
         file_redirect = server.url(f"/redirect-to?url={quote('file:///etc/passwd', safe='')}")
         assert "a redirect to file:///etc/passwd that is not followed" in details[file_redirect]
+
+
+# -- Proxies from the environment ----------------------------------------------------------------
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """A forward proxy for plain http: records each request's URL, then fetches it as is (like
+    a real proxy, it passes a redirect back instead of following it)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.seen.append(self.path)
+        target = urlsplit(self.path)
+        upstream = http.client.HTTPConnection(target.netloc, timeout=10)
+        upstream.request("GET", target.path + (f"?{target.query}" if target.query else ""))
+        answer = upstream.getresponse()
+        body = answer.read()
+        self.send_response(answer.status)
+        for name in ("Content-Type", "Location"):
+            if answer.getheader(name):
+                self.send_header(name, answer.getheader(name))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        upstream.close()
+
+
+@pytest.fixture
+def proxy_in_environment(monkeypatch):
+    """A loopback proxy named in http_proxy/https_proxy, as a systemd unit or a shell might set it."""
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
+    proxy.daemon_threads = True
+    proxy.seen = []
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    address = f"http://127.0.0.1:{proxy.server_address[1]}"
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, address)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    yield proxy
+    proxy.shutdown()
+    proxy.server_close()
+
+
+def test_a_proxy_in_the_environment_is_not_used_by_default(run_urlfile, server, proxy_in_environment):
+    url = server.url("/photos/271947.jpg")
+
+    result = run_urlfile([url])
+
+    assert result.status == 0, result.log
+    assert proxy_in_environment.seen == []
+    assert "Ignoring the http/https proxy set in the environment" in result.log
+    [stored] = result.stored_files().values()
+    assert stored == server.files["/photos/271947.jpg"][1]
+
+
+def test_with_the_environment_proxy_on_the_guard_checks_each_target_first(run_urlfile, server, proxy_in_environment):
+    with ImageServer() as other:
+        other.add_image("/secret.jpg", b"never")
+        allowed = server.url("/photos/alpha.png")
+        internal = [
+            f"http://localhost:{other.port}/secret.jpg",
+            f"http://127.0.0.1:{other.port}/secret.jpg",
+            "http://169.254.169.254/latest/meta-data/",
+            f"http://rebound.example:{other.port}/secret.jpg",  # a public-looking name with a private answer
+            server.url(f"/redirect-to?url={quote(f'http://127.0.0.1:{other.port}/secret.jpg', safe='')}"),
+        ]
+
+        result = run_urlfile(
+            [allowed, *internal],
+            settings={"IMAGESCRAPER_PROXY_FROM_ENV": "true", "IMAGESCRAPER_RESOLVE": "rebound.example=127.0.0.1"},
+        )
+
+        assert other.paths_requested() == []
+    assert result.summary["stored"] == 1
+    assert result.summary["failed_by_reason"] == {"blocked-address": len(internal)}
+    # Only what passed the guard went to the proxy: the allowed image, and the redirect's first hop.
+    assert sorted(proxy_in_environment.seen) == sorted([allowed, internal[-1]])
+    [stored] = result.stored_files().values()
+    assert stored == server.files["/photos/alpha.png"][1]
 
 
 def test_each_host_is_resolved_and_judged_once_per_run():

@@ -69,6 +69,11 @@ def test_blog_by_name_from_theme_pages(site, tmp_path):
     assert_whole_blog(site, result)
     pages = [s.path for s in site.seen("ceshi") if not s.path.startswith("/post/")]
     assert pages == ["/", "/?page=2", "/?page=3"]
+    for page in site.seen("ceshi"):  # browser-like, as working clients send them (research 13)
+        assert page.headers["user-agent"].startswith("Mozilla/5.0 ")
+        assert page.headers["referer"] == "https://www.lofter.com/"
+    referer = {s.path: s.headers.get("referer") for s in _image_requests(site)}
+    assert referer["/img/a1b2c3d4e5f60718/UG9zdE9uZUltZ0E.jpg"] == site.post_url("ceshi", "P1")
     summary = result.summary
     assert summary["skipped"]["deleted-posts"] == 1
     assert summary["errors_by_reason"] == {"login-required": 1}  # the private post
@@ -118,7 +123,8 @@ def test_a_post_link_downloads_that_post(plain_site, tmp_path, source):
 def test_start_page_and_max_pages_mean_the_same_in_both_modes(plain_site, tmp_path):
     html = run(plain_site, tmp_path / "html", domain="ceshi", source="html", start_page=2, max_pages=1)
     pages = [s.path for s in plain_site.seen("ceshi") if not s.path.startswith("/post/")]
-    assert pages == ["/?page=2"]
+    assert pages == ["/?page=2", "/?page=3"]  # page 3 only looked at: it is empty, so no page-limit line
+    assert "page limit" not in html.log
     api = run(
         plain_site,
         tmp_path / "api",
@@ -205,12 +211,16 @@ def test_an_empty_blog_is_said_and_succeeds(plain_site, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"domain": "https://example.com/x"}, "is not a LOFTER blog or post"),
+        ({"domain": "https://example.com/x"}, "is not a LOFTER blog, post, tag or collection"),
         ({}, "no blog given"),
         ({"domain": "ceshi", "start_page": "0"}, "start_page='0' is not a whole number"),
         ({"domain": "ceshi", "max_pages": "many"}, "max_pages='many' is not a whole number"),
         ({"domain": "ceshi", "source": "rss"}, "source='rss' is not one of auto, api, html"),
         ({"domain": "ceshi", "threads": "8"}, "unknown argument 'threads'"),
+        ({"tag": "风景", "ranking": "hot"}, "ranking='hot' is not one of new, total, date, week, month"),
+        ({"domain": "ceshi", "tag": "风景"}, "arguments domain and tag were both given: pass only one of them"),
+        ({"collection": "abc"}, "collection='abc' is not a collection id"),
+        ({"tag": "风景", "source": "html"}, "tags, collections, likes and shares are read through the API"),
     ],
 )
 def test_bad_arguments_stop_at_once(plain_site, tmp_path, args, message):
@@ -230,3 +240,13 @@ def test_pages_and_api_calls_are_polite_by_default(plain_site, tmp_path):
     for earlier, later in zip(pages, pages[1:], strict=False):
         assert later.started >= earlier.ended, "two page requests overlapped"
         assert later.started - earlier.started >= 0.2
+
+
+def test_theme_pages_say_when_the_page_limit_leaves_posts_unread(plain_site, tmp_path):
+    result = run(plain_site, tmp_path / "store", domain="many", source="html", max_pages=1)
+
+    line = "Blog 'many': stopped at the page limit: page 1 of max_pages=1; pass -a max_pages=2 (or more) for more"
+    assert line in result.log and result.summary["stopped_early"] == line
+    posts = [s for s in plain_site.seen("many") if s.path.startswith("/post/")]
+    assert len(posts) == 20, "the next page was looked at, not read"
+    assert result.status == 0

@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 
 from imagescraper.errors import InputError
-from imagescraper.lofter.addresses import BlogTarget, BlogUrls, PostTarget, decode_permalink, original_image_url
+from imagescraper.lofter.addresses import (
+    BlogTarget,
+    BlogUrls,
+    CollectionTarget,
+    PostTarget,
+    TagTarget,
+    decode_permalink,
+    image_addresses,
+    original_image_url,
+)
 
 REAL = BlogUrls("https://{blog}.lofter.com")
 
@@ -25,6 +34,9 @@ REAL = BlogUrls("https://{blog}.lofter.com")
             "http://yurisa123.lofter.com/post/1cf5f941_12bd7e63c?from=share",
             PostTarget("yurisa123", 0x1CF5F941, 0x12BD7E63C),
         ),
+        ("https://www.lofter.com/tag/%E6%91%84%E5%BD%B1", TagTarget("摄影", "new")),
+        ("https://www.lofter.com/tag/摄影/total", TagTarget("摄影", "total")),
+        ("www.lofter.com/front/blog/collection/share?collectionId=20041806&incantation=x", CollectionTarget(20041806)),
     ],
 )
 def test_accepted_targets(text, target):
@@ -44,10 +56,13 @@ def test_accepted_targets(text, target):
         "https://www.lofter.com/",
         "../../etc",
         "yurisa123.lofter.com.evil.com",
+        "https://www.lofter.com/tag/x/nonsense",
+        "https://example.com/tag/x",
+        "https://www.lofter.com/front/blog/collection/share?collectionId=abc",
     ],
 )
 def test_refused_targets(text):
-    with pytest.raises(InputError, match="domain=|no blog given"):
+    with pytest.raises(InputError, match="domain=|no blog given|collection="):
         REAL.parse_target(text)
 
 
@@ -81,10 +96,11 @@ def test_decode_permalink_with_real_ids():
             "https://imglf3.lf127.net/img/0a0b/Z2lm.gif?imageView&thumbnail=500x0&type=jpg",
             "https://imglf3.lf127.net/img/0a0b/Z2lm.gif",
         ),
-        ("http://imglf0.nosdn.127.net/img/TGVn.jpg?imageView", "https://imglf0.lf127.net/img/TGVn.jpg"),
-        ("http://imglf1.nosdn0.126.net/img/TGVn.jpg", "https://imglf1.lf127.net/img/TGVn.jpg"),
-        ("http://imglf2.ph.126.net/abc==/123.jpg", "https://imglf2.lf127.net/abc==/123.jpg"),
-        ("http://nos.netease.com/imglf6/img/TmV0.gif?x", "https://imglf6.lf127.net/img/TmV0.gif"),
+        # Nobody rewrites nosdn or ph.126 hosts (research 13): only the imageView query goes.
+        ("http://imglf0.nosdn.127.net/img/TGVn.jpg?imageView", "http://imglf0.nosdn.127.net/img/TGVn.jpg"),
+        ("http://imglf1.nosdn0.126.net/img/TGVn.jpg", "http://imglf1.nosdn0.126.net/img/TGVn.jpg"),
+        ("http://imglf2.ph.126.net/abc==/123.jpg", "http://imglf2.ph.126.net/abc==/123.jpg"),
+        ("http://nos.netease.com/imglf6/img/TmV0.gif?x", "http://imglf6.lf127.net/img/TmV0.gif"),
         ("https://imglf5.lf127.net/img/x.webp#frag", "https://imglf5.lf127.net/img/x.webp"),
         ("https://imglf4.lf127.net/img/R.jpg?imageView&thumbnail=164y164&enlarge=1", None),
         ("https://avaimg.lf127.net/img/a.jpg?imageView&thumbnail=64x64", None),
@@ -97,3 +113,29 @@ def test_decode_permalink_with_real_ids():
 )
 def test_original_image_url(url, original):
     assert original_image_url(url) == original
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses"),
+    [
+        # Post content from the API: the author's <img> may be on any host, kept whole there.
+        ("https://pic.example.org/a/b.jpg?w=800&sig=1", ["https://pic.example.org/a/b.jpg?w=800&sig=1"]),
+        ("https://pic.example.org/avatar", ["https://pic.example.org/avatar"]),
+        # On LOFTER's hosts the query is an imageView resize and goes, whatever the extension.
+        ("https://imglf4.lf127.net/img/abc?imageView&thumbnail=500x0", ["https://imglf4.lf127.net/img/abc"]),
+        # The one legacy form that is rewritten; its old address is the second place to look.
+        (
+            "http://nos.netease.com/imglf6/img/TmV0.gif?imageView",
+            ["http://imglf6.lf127.net/img/TmV0.gif", "http://nos.netease.com/imglf6/img/TmV0.gif"],
+        ),
+        ("https://imglf4.lf127.net/img/R.jpg?imageView&thumbnail=164y164", []),
+        ("ftp://pic.example.org/a.jpg", []),
+    ],
+)
+def test_image_addresses_in_post_content(url, addresses):
+    assert image_addresses(url, any_host=True) == addresses
+
+
+def test_theme_pages_keep_only_lofter_post_images():
+    assert image_addresses("https://pic.example.org/a/b.jpg") == []
+    assert image_addresses("https://avaimg.lf127.net/img/a.jpg?imageView", any_host=False) == []

@@ -14,10 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from imagescraper.lofter.api import LofterApiError, parse_envelope, parse_post_detail, parse_post_list
+from imagescraper.lofter.api import (
+    LofterApiError,
+    next_cursor,
+    parse_collection_page,
+    parse_data_envelope,
+    parse_envelope,
+    parse_post_detail,
+    parse_post_list,
+    parse_tag_page,
+)
 from imagescraper.lofter.html import parse_list_page, parse_post_page
 
 CASES = Path(__file__).parent / "fixtures" / "lofter"
+# Fields most posts leave at their default; expected.json names them only when they are set.
+DEFAULTS = {"alternates": {}, "video": None, "pinned": False}
+
+
+def _shown(post) -> dict:
+    return {k: v for k, v in asdict(post).items() if k not in DEFAULTS or v != DEFAULTS[k]}
 
 
 def _run(case: Path):
@@ -27,18 +42,23 @@ def _run(case: Path):
         return asdict(parse_list_page((case / "input.html").read_text("utf-8"), meta["url"]))
     if parser == "post":
         text = (case / "input.html").read_text("utf-8")
-        return asdict(parse_post_page(text, meta["url"], blog=meta["blog"], nickname=meta["nickname"]))
+        return _shown(parse_post_page(text, meta["url"], blog=meta["blog"], nickname=meta["nickname"]))
     body = (case / "input.json").read_bytes()
     try:
-        response = parse_envelope(body)
+        if parser == "api_tag":
+            posts, next_offset = parse_tag_page(parse_data_envelope(body))
+        else:
+            response = parse_envelope(body)
+            if parser == "api_list":
+                posts, next_offset = parse_post_list(response)
+            elif parser == "api_collection":
+                posts, next_offset = parse_collection_page(response)
+            else:
+                posts, next_offset = [parse_post_detail(response)], None
     except LofterApiError as exc:
         return {"error": exc.status}
-    if parser == "api_list":
-        posts, next_offset = parse_post_list(response)
-    else:
-        posts, next_offset = [parse_post_detail(response)], None
-    keep = ("post_id", "kind", "title", "tags", "published", "images")
-    return {"next_offset": next_offset, "posts": [{k: asdict(p)[k] for k in keep} for p in posts]}
+    keep = ("blog", "post_id", "kind", "title", "tags", "published", "images", *DEFAULTS)
+    return {"next_offset": next_offset, "posts": [{k: v for k, v in _shown(p).items() if k in keep} for p in posts]}
 
 
 @pytest.mark.parametrize("case", sorted(p for p in CASES.iterdir() if p.is_dir()), ids=lambda p: p.name)
@@ -52,3 +72,21 @@ def test_every_case_is_complete():
     assert len(cases) >= 20
     for case in cases:
         assert (case / "meta.json").exists() and (case / "expected.json").exists(), case.name
+
+
+@pytest.mark.parametrize(
+    ("sent", "returned", "answer", "expected"),
+    [
+        (0, 50, 50, 50),  # the usual step
+        (0, 47, 47, 47),  # fewer than asked: the cursor, not page * size, leads
+        (100, 50, -1, None),  # below 0: the end
+        (0, 50, 60, None),  # jumped past what was returned: gallery-dl stops here
+        (50, 0, 50, None),  # nothing returned
+        (50, 10, 50, None),  # a cursor that does not move would ask for the same page forever
+        (0, 5, None, None),
+        (0, 5, "55", None),
+        (0, 5, True, None),
+    ],
+)
+def test_next_cursor(sent, returned, answer, expected):
+    assert next_cursor(sent, returned, answer) == expected

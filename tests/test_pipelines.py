@@ -361,3 +361,50 @@ def test_a_folder_replaced_by_a_symlink_is_never_written_through(tmp_path, caplo
     assert list(outside.iterdir()) == []
     assert pipeline.stat(f"{runstats.FAILED}/error") == 1
     assert "is not a folder of the store; see scrapy checkstore --repair" in caplog.text
+
+
+# -- video items (lofter -a videos=true) and second addresses -------------------------------------
+def test_a_video_item_is_stored_as_sent_when_it_is_a_whole_mp4(run):
+    from demo.fakelofter import sample_mp4
+
+    video, cut = "http://vod.test/v.mp4?sign=abc", "http://vod.test/cut.mp4?sign=abc"
+    answers = {video: sample_mp4("clip"), cut: sample_mp4("cut")[:-5], "http://vod.test/page.mp4": b"<html>x</html>"}
+    pipeline = run(answers, IMAGESCRAPER_MAX_VIDEO_BYTES=4096)
+    requests = pipeline.pipeline.get_media_requests(ImageItem(image_urls=[video], post_title="t", media="video"), None)
+    assert requests[0].meta["download_maxsize"] == 4096, "a video has its own size limit"
+
+    pipeline.process(ImageItem(image_urls=list(answers), post_title="视频", media="video"))
+    [(path, body)] = pipeline.files().items()
+    assert body == sample_mp4("clip") and path.startswith("视频/") and path.endswith(".mp4")
+    [record] = pipeline.manifest()
+    assert (record["media"], record["format"], record["fetched_from"]) == ("video", "MP4", video)
+    assert record["url"] == "http://vod.test/v.mp4"
+    assert pipeline.stat(runstats.STORED) == 1
+    assert pipeline.stat(f"{runstats.FAILED_BY}truncated") == 1
+    assert pipeline.stat(f"{runstats.FAILED_BY}not-a-video") == 1
+
+
+def test_an_image_with_a_second_address_carries_it_to_the_downloader(run):
+    first, second = "http://imglf4.lf127.test/img/a.jpg", "http://nos.netease.test/imglf4/img/a.jpg"
+    pipeline = run({first: JPEG})
+    item = ImageItem(image_urls=[first, "http://img.test/b.png"], post_title="t", alternates={first: second})
+    requests = pipeline.pipeline.get_media_requests(item, None)
+    assert [r.meta.get("alternate_url") for r in requests] == [second, None]
+    assert "download_maxsize" not in requests[0].meta, "images keep DOWNLOAD_MAXSIZE"
+
+
+def test_a_video_is_known_by_its_address_without_the_signature(run):
+    """The signed query changes with every API answer; the next run must not store the file again."""
+    from demo.fakelofter import sample_mp4
+
+    signed_today, signed_tomorrow = "http://vod.test/v.mp4?resId=1&sign=aaa", "http://vod.test/v.mp4?resId=1&sign=bbb"
+    first = run({signed_today: sample_mp4("clip")})
+    first.process(ImageItem(image_urls=[signed_today], post_title="t", media="video"))
+    [record] = first.manifest()
+    assert record["url"] == "http://vod.test/v.mp4" and record["fetched_from"] == signed_today
+    first.close()
+
+    again = run({signed_tomorrow: sample_mp4("clip")})
+    again.process(ImageItem(image_urls=[signed_tomorrow], post_title="t", media="video"))
+    assert again.engine.requested == [] and again.stat(runstats.ALREADY_PRESENT) == 1
+    assert len(again.files()) == 1

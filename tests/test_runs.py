@@ -177,6 +177,10 @@ def test_progress_log_line_without_a_terminal(run_urlfile, slow_set):
     assert result.status == 0, result.log
     assert "Progress: stored " in result.log
     assert "\x1b[K" not in result.log
+    # Without a terminal (cron, scrapyd) the log keeps Scrapy's whole report for operators.
+    for report in ("Versions:", "Enabled extensions", "Overridden settings", "Dumping Scrapy stats"):
+        assert report in result.log
+    assert "[imagescraper.report] INFO: Running urlfile with path=" in result.log
 
 
 def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):

@@ -5,19 +5,26 @@ behaviour it works around. When a canary fails, Scrapy changed: drop or redo tha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+from scrapy import Request, Spider
+from scrapy.core.downloader import Downloader
 from scrapy.core.scraper import Scraper
+from scrapy.http import HtmlResponse
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.test import get_crawler
 
 from demo import images
 from demo.crawling import REPO, crawl
 from demo.imageserver import ImageServer
 from imagescraper.errors import IncompatibleScrapyError
 from imagescraper.items import ImageItem
-from imagescraper.scrapy_compat import MEDIA_LOGGER, check_private_names
+from imagescraper.scrapy_compat import MEDIA_LOGGER, check_private_names, uncounted_by_downloader
 from imagescraper.spiders.urlfile import UrlFileSpider
 from tests.test_pipelines import Run
 
@@ -111,3 +118,47 @@ def test_a_missing_private_name_stops_the_run_at_start_with_one_line(monkeypatch
         check_private_names()
     with pytest.raises(IncompatibleScrapyError, match=r"Scraper\._check_if_closing"):
         UrlFileSpider.from_crawler(object(), path="unused")
+
+
+class _WaitingMiddleware:
+    """A downloader middleware that holds every request until told to answer."""
+
+    def __init__(self):
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def process_request(self, request):
+        self.entered.set()
+        await self.release.wait()
+        return HtmlResponse(request.url, body=b"ok", request=request)
+
+
+def test_canary_a_request_waiting_in_a_middleware_still_counts_against_concurrent_requests():
+    """Why uncounted_by_downloader exists. When this fails, a waiting middleware no longer holds a
+    place in Downloader.active: drop it."""
+    crawler = get_crawler(
+        Spider,
+        {
+            "TWISTED_REACTOR_ENABLED": False,
+            "CONCURRENT_REQUESTS": 1,
+            "DOWNLOADER_MIDDLEWARES_BASE": {},
+            "DOWNLOADER_MIDDLEWARES": {"tests.test_scrapy_compat._WaitingMiddleware": 1},
+        },
+    )
+    crawler.spider = Spider("canary")
+
+    async def fetch_while_waiting():
+        downloader = Downloader(crawler)
+        [waiting] = downloader.middleware.middlewares
+        request = Request("http://a.test/1.jpg")
+        answer = maybe_deferred_to_future(downloader.fetch(request))
+        await waiting.entered.wait()
+        held = request in downloader.active and downloader.needs_backout()
+        with uncounted_by_downloader(SimpleNamespace(downloader=downloader), request):
+            freed = request not in downloader.active and not downloader.needs_backout()
+        waiting.release.set()
+        response = await answer
+        downloader.close()
+        return held, freed, response.body, request in downloader.active
+
+    assert asyncio.run(fetch_while_waiting()) == (True, True, b"ok", False)

@@ -83,6 +83,95 @@ def test_bad_lines_are_skipped_with_a_warning_and_counted(run_urlfile, server, t
     assert "rejected lines:  11" in result.log
 
 
+def test_one_bad_line_costs_one_line(server, tmp_path):
+    """NUL, Latin-1 and escape codes in the middle of a list: those lines are skipped, the rest stored."""
+    good = [server.url(path) for path in SAMPLES]
+    data = b"".join(
+        [
+            good[0].encode() + b"\n",
+            b"http://example.com/caf\xe9.jpg\n",
+            good[1].encode() + b"\x00\n",
+            good[2].encode() + b"\n",
+            b"\x1b[31mhttp://example.com/red.jpg\n",
+            good[3].encode(),
+        ]
+    )
+    url_file = tmp_path / "urls.txt"
+    url_file.write_bytes(data)
+    result = crawl(
+        "urlfile",
+        tmp_path / "store",
+        args={"path": url_file},
+        settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting},
+    )
+
+    assert result.status == 0, result.log
+    stored = {images.sha256(body) for body in result.stored_files().values()}
+    assert stored == {
+        images.sha256(SAMPLES[path]) for path in ["/photos/271947.jpg", "/photos/moving.gif", "/photos/modern.webp"]
+    }
+    assert result.summary["rejected_by_reason"] == {"control-characters": 2, "invalid-encoding": 1}
+    assert "urls.txt:2: skipped, is not valid UTF-8 text (at column 23)" in result.log
+    assert "urls.txt:3: skipped, contains a NUL byte" in result.log
+    assert "urls.txt:5: skipped, contains the control character U+001B (at column 1)" in result.log
+
+
+def test_a_utf16_list_with_a_bom_is_read(server, tmp_path):
+    lines = [server.url("/photos/271947.jpg"), "# saved as Unicode by Notepad", server.url("/photos/alpha.png")]
+    url_file = tmp_path / "urls.txt"
+    url_file.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-16-le"))
+    result = crawl(
+        "urlfile",
+        tmp_path / "store",
+        args={"path": url_file},
+        settings={"IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting},
+    )
+
+    assert result.status == 0, result.log
+    assert len(result.stored_files()) == 2
+    assert result.summary["stored"] == 2 and result.summary["rejected_lines"] == 0
+
+
+def test_urls_as_a_browser_takes_them(run_urlfile, server):
+    """Upper-case scheme, spaces and Chinese in the path and query, an internationalised host name."""
+    spaced = server.add_image("/summer%20photos/beach%201.jpg", images.jpeg("beach"))
+    chinese = server.add_image("/%E7%9B%B8%E5%86%8C/%E6%98%A5%E6%97%A5.png", images.png_with_alpha("spring"))
+    idna_host = "xn--bcher-kva.example"
+    lines = [
+        server.url("/photos/alpha.png").replace("http://", "HTTP://"),
+        spaced.replace("%20", " "),
+        server.url("/photos/moving.gif?size=large&caption=a day at the beach"),
+        server.url("/相册/春日.png"),
+        f"http://BÜCHER.example:{server.port}/photos/modern.webp",
+        f"http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ:{server.port}/photos/271947.jpg",  # IDNA maps it to localhost: blocked
+    ]
+    server.forget_requests()
+    result = run_urlfile(
+        lines,
+        settings={
+            "IMAGESCRAPER_ALLOW_HOSTS": f"{server.allow_setting},{idna_host}:{server.port}",
+            "IMAGESCRAPER_RESOLVE": f"{idna_host}=127.0.0.1",
+        },
+    )
+
+    assert result.summary["stored"] == 5, result.log
+    assert result.summary["rejected_lines"] == 0
+    assert result.summary["failed_by_reason"] == {"blocked-address": 1}
+    [blocked] = result.summary["failures"]
+    assert blocked["url"] == f"http://localhost:{server.port}/photos/271947.jpg"
+    requested = server.paths_requested()
+    assert "/summer%20photos/beach%201.jpg" in requested
+    assert "/photos/moving.gif?size=large&caption=a%20day%20at%20the%20beach" in requested
+    assert "/%E7%9B%B8%E5%86%8C/%E6%98%A5%E6%97%A5.png" in requested
+    assert "/photos/271947.jpg" not in requested
+    hosts = {request.headers["host"] for request in server.requests}
+    assert f"{idna_host}:{server.port}" in hosts
+    stored = {images.sha256(body) for body in result.stored_files().values()}
+    assert images.sha256(SAMPLES["/photos/modern.webp"]) in stored
+    assert images.sha256(server.files["/summer%20photos/beach%201.jpg"][1]) in stored
+    assert chinese and images.sha256(server.files["/%E7%9B%B8%E5%86%8C/%E6%98%A5%E6%97%A5.png"][1]) in stored
+
+
 def test_duplicates_are_downloaded_once(run_urlfile, server):
     url = server.url("/photos/modern.webp")
     server.forget_requests()

@@ -127,3 +127,21 @@ def test_unsupported_format_is_refused():
     Image.new("RGB", (10, 10)).save(out, "PCX")
     with pytest.raises(RejectedImage, match="unsupported-format"):
         inspect_image(out.getvalue(), max_pixels=LIMIT)
+
+
+def test_the_limit_is_on_decoded_bytes_so_long_strips_pass():
+    """A 1080 x 60,000 px LOFTER strip (64.8 million pixels) is stored under the default limit;
+    the 200-million-pixel bomb, and a colour image of the same memory, are not."""
+    from imagescraper.settings import IMAGESCRAPER_MAX_DECODED_BYTES as DEFAULT
+
+    out = io.BytesIO()
+    Image.new("RGB", (1080, 60000), (200, 180, 160)).save(out, "JPEG", quality=60)
+    facts = inspect_image(out.getvalue(), max_decoded_bytes=DEFAULT)
+    assert (facts.width, facts.height) == (1080, 60000)
+    with pytest.raises(RejectedImage) as caught:
+        inspect_image(images.decompression_bomb(), max_decoded_bytes=DEFAULT)
+    assert caught.value.reason == "decompression-bomb"
+    colour = images.jpeg("limits", size=(300, 200))  # decoded: 4 bytes a pixel
+    with pytest.raises(RejectedImage, match="IMAGESCRAPER_MAX_DECODED_BYTES"):
+        inspect_image(colour, max_decoded_bytes=300 * 200 * 4 - 1)
+    assert inspect_image(colour, max_decoded_bytes=300 * 200 * 4).width == 300

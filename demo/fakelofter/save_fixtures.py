@@ -44,10 +44,10 @@ def main():
     site._httpd.server_close()
     site.port = 8080
     _case("login-shell", {"parser": "list", "url": "http://ceshi.lofter.test:8080/"}, site.login_shell())
-    listing = site.api_listing("ceshi")
+    listing = site.api.listing("ceshi")
     envelope = {"meta": {"status": 200, "msg": ""}, "response": {"posts": listing[:4], "offset": 4}}
     _case("api-list", {"parser": "api_list"}, json.dumps(envelope, ensure_ascii=False, indent=1))
-    answer = {"meta": {"status": 200, "msg": ""}, "response": {"posts": [{"post": site.api_post("ceshi", "P11")}]}}
+    answer = {"meta": {"status": 200, "msg": ""}, "response": {"posts": [{"post": site.api.post("ceshi", "P11")}]}}
     _case("api-detail-answer", {"parser": "api_detail"}, json.dumps(answer, ensure_ascii=False, indent=1))
 
 

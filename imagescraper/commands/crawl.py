@@ -17,14 +17,24 @@ from scrapy.exceptions import UsageError
 
 from imagescraper import runstats
 from imagescraper.errors import ExitStatus, StartupError
+from imagescraper.terminal import install_quiet_terminal_logging, wants_quiet_terminal
 
 logger = logging.getLogger("imagescraper")
 
 
 class Command(ScrapyCrawlCommand):
+    def process_options(self, args, opts):
+        super().process_options(args, opts)
+        # Decided before Scrapy sets up logging (and logs its start-up report) for this process.
+        self._quiet_terminal = wants_quiet_terminal(self.settings)
+        if self._quiet_terminal:
+            self.settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+
     def run(self, args, opts):
         if len(args) != 1:
             raise UsageError("give exactly one spider name, e.g. scrapy crawl urlfile -a path=urls.txt")
+        if getattr(self, "_quiet_terminal", False):
+            install_quiet_terminal_logging(self.settings)
         crawler = self.crawler_process.create_crawler(args[0])
         startup_errors: list[StartupError] = []
 

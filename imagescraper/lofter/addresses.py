@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from imagescraper.errors import InputError
 
@@ -21,6 +21,46 @@ PERMALINK = re.compile(r"/post/([0-9a-f]{1,16})_([0-9a-f]{1,16})(?=$|[/?#])")
 @dataclass(frozen=True)
 class BlogTarget:
     blog: str
+
+
+RANKINGS = {"new": "new", "total": "total", "date": "date", "week": "week", "month": "month"}
+
+
+@dataclass(frozen=True)
+class TagTarget:
+    tag: str
+    ranking: str = "new"
+
+
+@dataclass(frozen=True)
+class CollectionTarget:
+    collection_id: int
+
+
+@dataclass(frozen=True)
+class LikesTarget:
+    method: str  # "favorites" (likes) or "shares", as batchdata.api names them
+
+
+def check_tag(text: str) -> str:
+    tag = (text or "").strip()
+    if not tag or len(tag) > 100 or any(ord(c) < 32 for c in tag):
+        raise InputError(f"tag={text!r} is not a LOFTER tag: pass -a tag=NAME (up to 100 characters, e.g. -a tag=摄影)")
+    return tag
+
+
+def check_ranking(text: str) -> str:
+    ranking = (text or "").strip().lower()
+    if ranking not in RANKINGS:
+        raise InputError(f"ranking={text!r} is not one of {', '.join(RANKINGS)}: pass e.g. -a ranking=total")
+    return ranking
+
+
+def check_collection(text) -> int:
+    value = str(text or "").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"collection={text!r} is not a collection id: pass the number after collectionId= in its link")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -73,8 +113,8 @@ class BlogUrls:
             return match["blog"]
         return None
 
-    def parse_target(self, text: str | None) -> BlogTarget | PostTarget:
-        """Turn ``-a domain=...`` into a blog or a post, or raise InputError."""
+    def parse_target(self, text: str | None) -> BlogTarget | PostTarget | TagTarget | CollectionTarget:
+        """Turn ``-a domain=...`` into a blog, a post, a tag or a collection, or raise InputError."""
         value = (text or "").strip()
         if not value:
             raise InputError("no blog given: pass -a domain=NAME (a blog name, its address, or a post link)")
@@ -85,6 +125,9 @@ class BlogUrls:
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise _unrecognised(value)
         netloc = parts.netloc.lower()
+        collection = parse_qs(parts.query).get("collectionId")
+        if collection and (netloc == self.www_host or self.blog_of_host(netloc)):
+            return CollectionTarget(check_collection(collection[0]))
         blog = self.blog_of_host(netloc)
         if blog is not None:
             permalink = PERMALINK.search(parts.path)
@@ -94,6 +137,9 @@ class BlogUrls:
                 return BlogTarget(blog)
             raise _unrecognised(value)
         if netloc == self.www_host:
+            tag = re.fullmatch(r"/(?:front/)?tag/([^/]+)(?:/([a-z]+))?/?", parts.path)
+            if tag and (tag[2] or "new") in RANKINGS:
+                return TagTarget(check_tag(unquote(tag[1])), tag[2] or "new")
             match = re.fullmatch(r"/(?:front/blog/home-page|app|blog)/([A-Za-z0-9][A-Za-z0-9_-]*)/?", parts.path)
             if match and not match[1].isdigit():
                 return BlogTarget(match[1].lower())
@@ -102,50 +148,72 @@ class BlogUrls:
 
 def _unrecognised(value: str) -> InputError:
     return InputError(
-        f"domain={value!r} is not a LOFTER blog or post: pass a blog name (yurisa123), its address "
-        "(yurisa123.lofter.com), or a post link (https://yurisa123.lofter.com/post/1cf5f941_12bd7e63c)"
+        f"domain={value!r} is not a LOFTER blog, post, tag or collection: pass a blog name (yurisa123), its "
+        "address (yurisa123.lofter.com), a post link (https://yurisa123.lofter.com/post/1cf5f941_12bd7e63c), "
+        "a tag link (https://www.lofter.com/tag/NAME) or a collection link (...?collectionId=N)"
     )
 
 
 # --- images -------------------------------------------------------------------------------------
-# Hosts that carry post images: imglf<N> on every generation of LOFTER's image CDN.
+# LOFTER's own image services (every generation of its CDN), and the same names under the
+# reserved ``.test`` TLD, which the fake LOFTER in the tests uses. Only on these hosts is the
+# query an ``imageView`` resize/watermark request that can be dropped to get the original.
+_LOFTER_IMAGE_HOST = re.compile(r"(?:^|\.)(?:lf127|127|126|netease)\.(?:net|com|test)$")
+# Hosts that carry post images (not avatars or theme assets): imglf<N> on every generation.
 _POST_IMAGE_HOST = re.compile(r"^imglf\d*\.")
-# Older generations of the same CDN, whose originals now live on imglf<N>.lf127.net.
-_LEGACY_HOST = re.compile(r"^(imglf\d*)\.(?:nosdn0?\.12[67]\.net|ph\.126\.net)$")
+# nos.netease.com/imglfN/... is the one legacy form working clients rewrite (to imglfN.lf127.net).
+_NOS_HOST = re.compile(r"^nos\.netease\.(com|test)$")
 _NOS_PATH = re.compile(r"^/(imglf\d*)(/.*)$")
+_REWRITTEN_SUFFIX = {"com": "lf127.net", "test": "lf127.test"}
 # thumbnail=164y164 ("y": a square crop) marks "related post" thumbnails, not this post's images.
 _SQUARE_CROP = re.compile(r"thumbnail=\d+y\d+")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
 
 
-def original_image_url(url: str) -> str | None:
-    """The original behind a LOFTER image URL, or None if it is not a post image.
+def is_lofter_image_host(host: str) -> bool:
+    return bool(_LOFTER_IMAGE_HOST.search(host.lower()))
 
-    The ``imageView`` query asks the image service for a resized, re-encoded copy (a GIF
-    comes back as a still JPEG); the bare path is the uploaded original. Legacy hosts are
-    rewritten to today's ``imglf<N>.lf127.net``. Avatars, theme assets and square "related
-    post" thumbnails return None.
+
+def image_addresses(url: str, *, any_host: bool = False) -> list[str]:
+    """Where the original behind an image URL lives: the address to try first, then the other one.
+
+    On LOFTER image hosts the ``imageView`` query asks for a resized, re-encoded copy (a GIF
+    comes back as a still JPEG) and is dropped; elsewhere the URL is kept whole (its query may
+    be what names the file). ``nos.netease.com/imglfN/...`` is rewritten to ``imglfN.lf127.net``
+    as working clients do, and the legacy address is kept as the second place to look, since
+    not every old file was moved. An empty list: not a post image (avatars, theme assets,
+    square "related post" thumbnails, non-HTTP links). ``any_host`` is for post content from
+    the API, where every ``<img>`` is the author's; theme pages also hold the theme's images,
+    so there only LOFTER's post-image hosts count.
     """
     try:
         parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
     except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
+        return []
     if parts.scheme not in ("http", "https") or not host:
-        return None
-    if _SQUARE_CROP.search(parts.query):
-        return None
+        return []
+    lofter = is_lofter_image_host(host)
+    if lofter and _SQUARE_CROP.search(parts.query):
+        return []
     netloc = parts.netloc.lower()
-    scheme = parts.scheme
-    path = parts.path
-    legacy = _LEGACY_HOST.match(host)
-    nos = _NOS_PATH.match(path) if host == "nos.netease.com" else None
-    if legacy:
-        scheme, netloc = "https", f"{legacy[1]}.lf127.net"
-    elif nos:
-        scheme, netloc, path = "https", f"{nos[1]}.lf127.net", nos[2]
-    elif not _POST_IMAGE_HOST.match(host):
-        return None
-    if not path.lower().endswith(IMAGE_EXTENSIONS):
-        return None
-    return f"{scheme}://{netloc}{path}"
+    nos = _NOS_HOST.match(host)
+    nos_path = _NOS_PATH.match(parts.path) if nos else None
+    if nos_path:
+        port = netloc[len(host) :]
+        legacy = f"{parts.scheme}://{netloc}{parts.path}"
+        return [f"{parts.scheme}://{nos_path[1]}.{_REWRITTEN_SUFFIX[nos[1]]}{port}{nos_path[2]}", legacy]
+    if lofter:
+        if not any_host and not (_POST_IMAGE_HOST.match(host) and parts.path.lower().endswith(IMAGE_EXTENSIONS)):
+            return []
+        return [f"{parts.scheme}://{netloc}{parts.path}"]
+    if not any_host:
+        return []
+    query = f"?{parts.query}" if parts.query else ""
+    return [f"{parts.scheme}://{netloc}{parts.path}{query}"]
+
+
+def original_image_url(url: str, *, any_host: bool = False) -> str | None:
+    """The address to fetch first for an image URL, or None if it is not a post image."""
+    addresses = image_addresses(url, any_host=any_host)
+    return addresses[0] if addresses else None

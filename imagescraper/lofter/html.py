@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 
 from imagescraper.lofter.addresses import PERMALINK, decode_permalink
-from imagescraper.lofter.post import LofterPost, originals_in_order, text_excerpt
+from imagescraper.lofter.post import LofterPost, collect_originals, text_excerpt
 
 # The logged-out app shell LOFTER has served instead of blog pages since 2024.
 LOGIN_SHELL_TITLE = "LOFTER（乐乎）"
@@ -67,6 +67,7 @@ def parse_post_page(html: str, post_url: str, *, blog: str, nickname: str = "") 
     sources = []
     for node in selector.xpath("//*[@bigimgsrc] | //img[@src]"):
         sources.append(node.attrib.get("bigimgsrc") or node.attrib.get("src"))
+    images, alternates = collect_originals(sources)
     return LofterPost(
         blog=blog,
         post_id=post_id,
@@ -76,5 +77,6 @@ def parse_post_page(html: str, post_url: str, *, blog: str, nickname: str = "") 
         title=head_title,
         excerpt=text_excerpt(description.get() or ""),
         tags=[tag.strip() for tag in keywords.split(",") if tag.strip()],
-        images=originals_in_order(sources),
+        images=images,
+        alternates=alternates,
     )

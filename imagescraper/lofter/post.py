@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from html import unescape
 
-from imagescraper.lofter.addresses import original_image_url
+from imagescraper.lofter.addresses import image_addresses
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -24,6 +24,10 @@ class LofterPost:
     tags: list[str] = field(default_factory=list)
     published: str | None = None  # ISO 8601, when the source gives it
     images: list[str] = field(default_factory=list)  # originals, in post order, each once
+    # The second address of an original that may live at two (legacy hosts): tried on 403/404.
+    alternates: dict[str, str] = field(default_factory=dict)
+    video: str | None = None  # a video post's file (its signed query kept)
+    pinned: bool = False  # shown first on the blog whatever its date
 
     @property
     def folder_title(self) -> str:
@@ -31,14 +35,17 @@ class LofterPost:
         return self.title or self.excerpt
 
 
-def originals_in_order(urls) -> list[str]:
-    """Originals of the post images among *urls*, first occurrence first, each once."""
+def collect_originals(urls, *, any_host: bool = False) -> tuple[list[str], dict[str, str]]:
+    """Originals in order, each once, and the second address of those that have one."""
     seen: dict[str, None] = {}
+    alternates: dict[str, str] = {}
     for url in urls:
-        original = original_image_url(unescape(url or ""))
-        if original:
-            seen.setdefault(original, None)
-    return list(seen)
+        addresses = image_addresses(unescape(url or ""), any_host=any_host)
+        if addresses and addresses[0] not in seen:
+            seen[addresses[0]] = None
+            if len(addresses) > 1:
+                alternates[addresses[0]] = addresses[1]
+    return list(seen), alternates
 
 
 def text_excerpt(html_or_text: str, limit: int = 40) -> str:

@@ -2,7 +2,10 @@
 
 Scrapy pulls items out of ``start()`` as fast as the spider makes them; for a list of a
 million URLs that would queue a million items in memory. :meth:`ImageSpider.handing_over`
-waits until fewer than ``IMAGESCRAPER_ITEMS_IN_FLIGHT`` items are in the pipeline.
+waits until fewer than ``IMAGESCRAPER_ITEMS_IN_FLIGHT`` items are in the pipeline. An item
+whose download waits for a retry (a host that answered 429 with Retry-After) gives its place
+back meanwhile, so a throttled host cannot park every place while other hosts could be served;
+at most ``WAITING_RETRIES_MAX`` items wait that way, which keeps memory bounded.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from scrapy.utils.asyncio import call_later
 from imagescraper.config import config_for
 from imagescraper.errors import InputError
 from imagescraper.scrapy_compat import check_private_names, close_if_scraper_idle, engine_is_closing
+from imagescraper.signals import retry_wait_ended, retry_wait_started
 
 _TRUE = {"1", "true", "yes", "on"}
+# Items waiting for a retry that do not count against IMAGESCRAPER_ITEMS_IN_FLIGHT.
+WAITING_RETRIES_MAX = 1000
 
 
 _FALSE = {"0", "false", "no", "off", ""}
@@ -48,6 +54,7 @@ class ImageSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.replace = parse_bool("replace", replace)
         self._in_flight = 0
+        self._waiting_retries = 0
         self._room = asyncio.Event()
         self._nudge_pending = False
 
@@ -58,6 +65,8 @@ class ImageSpider(scrapy.Spider):
         spider.config = config_for(crawler)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._item_settled, signal=signal)
+        crawler.signals.connect(spider._retry_wait_started, signal=retry_wait_started)
+        crawler.signals.connect(spider._retry_wait_ended, signal=retry_wait_ended)
         return spider
 
     def _item_settled(self, **_):
@@ -65,6 +74,16 @@ class ImageSpider(scrapy.Spider):
             self._in_flight -= 1
         self._room.set()
         self._close_when_idle()
+
+    def _retry_wait_started(self, **_):
+        self._waiting_retries += 1
+        self._room.set()
+
+    def _retry_wait_ended(self, **_):
+        self._waiting_retries -= 1
+
+    def _places_taken(self) -> int:
+        return self._in_flight - min(self._waiting_retries, WAITING_RETRIES_MAX)
 
     def _close_when_idle(self):
         # scrapy#7029: look again shortly until the scraper is idle (the signal fires before the
@@ -85,7 +104,7 @@ class ImageSpider(scrapy.Spider):
         stopping (CLOSESPIDER_TIMEOUT, CloseSpider), and the close waits for every item so
         read: the whole list would be fetched after the deadline. A ``start()`` stops at None.
         """
-        while self._in_flight >= self.config.items_in_flight and not self._closing():
+        while self._places_taken() >= self.config.items_in_flight and not self._closing():
             self._room.clear()
             await self._room.wait()
         if self._closing():

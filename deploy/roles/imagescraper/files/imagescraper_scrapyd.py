@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Talk to the scrapyd of this server: schedule a job unless it is already queued or running,
-show what ran, roll back or prune egg versions.
+rebuild a job's gallery once its run has ended, show what ran, roll back or prune egg versions.
 
 Installed on every server as /opt/imagescraper/bin/imagescraper-scrapyd and run by the
 imagescraper-schedule@NAME timers. Standard library only, so it works before the egg is deployed.
@@ -15,7 +15,9 @@ import argparse
 import base64
 import json
 import os
+import posixpath
 import re
+import subprocess
 import sys
 import time
 import urllib.error
@@ -224,6 +226,54 @@ def prune(scrapyd: Scrapyd, keep: int) -> str:
     return f"kept {len(versions) - len(old)} version(s), deleted {len(old)}"
 
 
+def wait_until_idle(
+    scrapyd: Scrapyd, name: str, timeout: float, poll: float = 2.0, clock=time.monotonic, sleep=time.sleep
+) -> str:
+    """Wait while a run of job NAME is pending or running, at most *timeout* seconds."""
+    deadline = clock() + timeout
+    while True:
+        running = active_run(scrapyd.listjobs(), name)
+        if running is None:
+            return f"job {name} is idle"
+        if clock() >= deadline:
+            return (
+                f"job {name} is still {running[0]} as {running[1]['id']} after {timeout:.0f} s; building what is stored"
+            )
+        sleep(poll)
+
+
+def gallery_command(job: Job, gallery_root: str, stores_root: str, files_url: str, python: str) -> list[str]:
+    """`scrapy gallery` for JOB, run by scrapyd's own egg runner, so the gallery is built by the
+    same imagescraper version that scrapyd runs the crawls with (the newest egg)."""
+    if not job.store:
+        raise Problem(f"job {job.name} has no IMAGES_STORE setting: re-run the playbook", 2)
+    relative = posixpath.relpath(posixpath.normpath(job.store), posixpath.normpath(stores_root))
+    if relative.startswith(".."):
+        raise Problem(f"job {job.name} stores images in {job.store}, outside {stores_root} that nginx serves", 2)
+    return [
+        python, "-m", "scrapyd.runner", "gallery", "--site-index",
+        "-s", f"IMAGES_STORE={job.store}",
+        "-s", f"IMAGESCRAPER_GALLERY_DIR={posixpath.join(gallery_root, job.name)}",
+        "-s", f"IMAGESCRAPER_GALLERY_FILES_URL={files_url.rstrip('/')}/{relative}/",
+        "-s", f"IMAGESCRAPER_GALLERY_TITLE={job.name}",
+    ]  # fmt: skip
+
+
+def build_gallery(scrapyd: Scrapyd, job: Job, opts: argparse.Namespace) -> list[str]:
+    lines = [wait_until_idle(scrapyd, job.name, opts.wait)]
+    command = gallery_command(job, opts.gallery_root, opts.stores_root, opts.files_url, sys.executable)
+    env = {**os.environ, "SCRAPY_PROJECT": scrapyd.project}
+    env.pop("SCRAPYD_PASSWORD", None)  # the build needs no credentials
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    report = [line for line in result.stdout.splitlines() if line.startswith("gallery:")]
+    if result.returncode == 3:  # another build of this gallery is running: it will include this run
+        return [*lines, f"gallery of job {job.name} is being built by another process; leaving it to that one"]
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line] or result.stderr.splitlines()[-5:]
+        raise Problem(f"gallery of job {job.name} failed (exit status {result.returncode}): {' / '.join(errors)}")
+    return lines + report
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="imagescraper-scrapyd", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("SCRAPYD_URL", DEFAULT_URL))
@@ -232,6 +282,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("schedule", help="schedule job NAME unless it is pending or running")
     one.add_argument("name")
+    build = commands.add_parser("gallery", help="wait for job NAME's run to end, then update its gallery")
+    build.add_argument("name")
+    build.add_argument("--wait", type=float, default=300, help="seconds to wait for a running job (default 300)")
+    build.add_argument("--gallery-root", default="/srv/imagescraper/gallery", help="one gallery per job in here")
+    build.add_argument("--stores-root", default="/srv/imagescraper/images", help="the folder nginx serves as FILES_URL")
+    build.add_argument("--files-url", default="/files/", help="where nginx serves --stores-root (default /files/)")
     commands.add_parser("status", help="what scrapyd holds and what each job did last")
     commands.add_parser("rollback", help="delete the newest egg version so new jobs run the previous one")
     keep = commands.add_parser("prune", help="delete all but the newest KEEP egg versions")
@@ -247,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if opts.command == "schedule":
             lines = [schedule(scrapyd, load_job(opts.jobs_dir, opts.name), time.time())]
+        elif opts.command == "gallery":
+            lines = build_gallery(scrapyd, load_job(opts.jobs_dir, opts.name), opts)
         elif opts.command == "status":
             lines = status(scrapyd, opts.jobs_dir)
         elif opts.command == "rollback":
