@@ -255,8 +255,9 @@ def speed_section(files, nginx, latencies, tools, runs, work, mix: str = "jpeg")
                                 "vs aria2c", "vs wrk", "stored (worst run)")))  # fmt: skip
         if "imagescraper" in results:
             wall = statistics.median(m.wall for m in results["imagescraper"])
-            out.append(ceiling_note(files[0], mix, nginx, latency, runs, work, len(names), wall, aria))
-            goals.append(goal_line(mix, latency, results, len(names), limit))
+            fixed = fixed_cost(files[0], mix, nginx, latency, runs, work)
+            out.append(ceiling_note(fixed, latency, len(names), wall, aria))
+            goals.append(goal_line(mix, latency, results, len(names), limit, fixed))
     if goals:
         out.append("\nGoals (issue 15), as ratios within this run:\n\n" + "\n".join(f"- {g}" for g in goals))
     return "\n".join(out)
@@ -267,7 +268,7 @@ def cpu_per_image(measures: list[Measure]) -> float:
     return statistics.median(m.cpu / max(m.stored_ok, 1) * 1000 for m in measures)
 
 
-def goal_line(mix: str, latency: int, results: dict[str, list[Measure]], count: int, limit: float) -> str:
+def goal_line(mix: str, latency: int, results: dict[str, list[Measure]], count: int, limit: float, fixed: float) -> str:
     ours = results["imagescraper"]
     if latency == 0:
         if "stock-files" not in results:
@@ -277,20 +278,32 @@ def goal_line(mix: str, latency: int, results: dict[str, list[Measure]], count: 
         return (f"{mix}, 0 ms: CPU per stored image {cpu_per_image(ours):.2f} ms, stock FilesPipeline "
                 f"{cpu_per_image(results['stock-files']):.2f} ms: {ratio:.2f}x (goal at most {CPU_GOAL}x): "
                 f"**{verdict}**")  # fmt: skip
-    rate = count / statistics.median(m.wall for m in ours)
+    wall = statistics.median(m.wall for m in ours)
+    rate = count / wall
+    # wrk measures a server already warm; a run also starts a process. Both ratios are given: the
+    # whole run's, and the one after the fixed cost (process start, one image, exit).
+    steady = (count - 1) / (wall - fixed) if wall > fixed else float("inf")
+    best = count / (fixed + count / (CONCURRENCY * 1000 / latency))
     verdict = "met" if rate / limit >= WRK_GOAL else "not met"
+    steady_verdict = "met" if steady / limit >= WRK_GOAL else "not met"
     return (f"{mix}, {latency} ms: {rate:.0f} images/s, wrk's limit {limit:.0f}/s: {rate / limit:.2f} "
-            f"(goal at least {WRK_GOAL}): **{verdict}**")  # fmt: skip
+            f"(goal at least {WRK_GOAL}): **{verdict}** for the whole run, where {fixed:.2f} s of fixed cost "
+            f"caps any run at {best / limit:.2f}; after that fixed cost {steady:.0f} images/s, "
+            f"{steady / limit:.2f}: **{steady_verdict}**")  # fmt: skip
 
 
-def ceiling_note(first, mix, nginx, latency, runs, work, count, wall, aria) -> str:
-    """What imagescraper costs before and after its images (process start, one image, exit), what
-    that leaves per image, and at a delay the best images/s it could reach if each image cost
-    nothing more than the server's delay."""
+def fixed_cost(first, mix, nginx, latency, runs, work) -> float:
+    """Wall seconds imagescraper takes for a list of one image: process start, one image, exit."""
     urls = work / f"urls-one-{latency}ms.txt"
     urls.write_text(f"{nginx.base(latency)}/{mix}/{first['name']}\n")
     expected = Counter([first["sha256"]])
-    fixed = statistics.median(run_tool("imagescraper", urls, expected, nginx, latency, work).wall for _ in range(runs))
+    return statistics.median(run_tool("imagescraper", urls, expected, nginx, latency, work).wall for _ in range(runs))
+
+
+def ceiling_note(fixed, latency, count, wall, aria) -> str:
+    """What imagescraper costs before and after its images (process start, one image, exit), what
+    that leaves per image, and at a delay the best images/s it could reach if each image cost
+    nothing more than the server's delay."""
     text = (
         f"\nimagescraper's fixed cost (process start, one image, exit): {fixed:.2f} s; beyond it,"
         f" {(wall - fixed) / count * 1000:.2f} ms per image."
