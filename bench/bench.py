@@ -16,6 +16,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -418,6 +419,107 @@ def lofter_section(runs: int) -> str:
     )
 
 
+class _Redis:
+    """A throwaway redis-server on a free loopback port for the fleet section."""
+
+    def __init__(self, work: Path):
+        self.work, self.port = work, free_port()
+
+    def __enter__(self) -> _Redis:
+        self.work.mkdir(parents=True, exist_ok=True)
+        argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.work),
+                "--save", "", "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.process.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def call(self, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True).stdout
+
+    def __exit__(self, *exc):
+        self.process.kill()
+        self.process.wait()
+
+
+def _fleet_run(urls: Path, nginx: Nginx, latency: int, work: Path, workers: int, frontier: str | None) -> tuple:
+    """WORKERS imagescraper processes started together on one list; wall seconds until the last
+    ends, and the images stored over all their stores (by SHA-256)."""
+    hostport = nginx.base(latency).removeprefix("http://")
+    running = []
+    start = time.monotonic()
+    for index in range(workers):
+        out = work / f"out-fleet-{index}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        argv, env = commands("imagescraper", urls, out, hostport)
+        if frontier:
+            argv += ["-s", f"IMAGESCRAPER_FRONTIER={frontier}", "-s", "IMAGESCRAPER_FRONTIER_NAME=bench"]
+        with open(out / "output.log", "wb") as log:
+            running.append(subprocess.Popen(argv, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT))
+    codes = [process.wait() for process in running]
+    wall = time.monotonic() - start
+    found: Counter = Counter()
+    for index in range(workers):
+        found.update(stored_hashes(work / f"out-fleet-{index}"))
+    return wall, found, codes
+
+
+def fleet_section(files, nginx, worker_counts, runs, work) -> str:
+    """Fleet mode (README "Fleet mode"): W worker processes share one frontier in Redis on the 50 ms
+    list, each at concurrency 16, against W times one worker; and what the frontier costs per image
+    at 0 ms (one worker with and without it)."""
+    names = [f["name"] for f in files]
+    expected = Counter(f["sha256"] for f in files)
+    rows = []
+    with _Redis(work / "redis") as redis:
+        urls = work / "urls-fleet-50ms.txt"
+        urls.write_text("".join(f"{nginx.base(50)}/{n}\n" for n in names))
+        one = None
+        for workers in worker_counts:
+            walls, stored, twice = [], [], []
+            for _ in range(runs):
+                redis.call("FLUSHDB")
+                wall, found, codes = _fleet_run(urls, nginx, 50, work, workers, redis.url)
+                walls.append(wall)
+                stored.append(sum(min(found[h], n) for h, n in expected.items()))
+                twice.append(sum(n - 1 for n in found.values() if n > 1))
+                print(f"  fleet {workers} worker(s): {wall:.2f} s, exits {codes}", file=sys.stderr, flush=True)
+            rate = len(names) / statistics.median(walls)
+            one = one or (rate if workers == 1 else None)
+            ideal = f"{rate / (workers * one):.2f}" if one else "-"
+            rows.append((str(workers), f"{statistics.median(walls):.2f}", f"{rate:.0f}",
+                         f"{workers * one:.0f}" if one else "-", ideal,
+                         f"{min(stored)}/{len(names)}", str(max(twice))))  # fmt: skip
+        zero = work / "urls-fleet-0ms.txt"
+        zero.write_text("".join(f"{nginx.base(0)}/{n}\n" for n in names))
+        plain, shared, calls = [], [], []
+        for _ in range(runs):
+            plain.append(_fleet_run(zero, nginx, 0, work, 1, None)[0])
+            redis.call("FLUSHDB")
+            redis.call("CONFIG", "RESETSTAT")
+            shared.append(_fleet_run(zero, nginx, 0, work, 1, redis.url)[0])
+            stats = redis.call("INFO", "commandstats")
+            scripts = sum(int(m) for m in re.findall(r"cmdstat_eval(?:sha)?:calls=(\d+)", stats))
+            calls.append((scripts, sum(int(m) for m in re.findall(r"calls=(\d+)", stats))))
+    cost = (statistics.median(shared) - statistics.median(plain)) / len(names) * 1000
+    table_text = table(rows, ("workers", "wall s", "images/s", "W x one worker", "of ideal", "stored", "stored twice"))
+    return (
+        f"\n### Fleet mode: workers sharing one frontier, {len(names)} images, 50 ms per response, concurrency "
+        f"{CONCURRENCY} each, median of {runs} runs\n\n{table_text}\n\nThe frontier's cost at 0 ms (one worker, "
+        f"median of {runs}): {statistics.median(plain):.2f} s without it, {statistics.median(shared):.2f} s with "
+        f"it, {cost:.2f} ms per image; per image {statistics.median(c[0] for c in calls) / len(names):.2f} script "
+        f"calls (round trips) and {statistics.median(c[1] for c in calls) / len(names):.1f} Redis commands in all."
+    )
+
+
 def gallery_section(root: Path, files: list[dict], work: Path, big: int, added: int) -> str:
     """scrapy gallery: a first build of the corpus, then an incremental one on a big store."""
     from bench import gallery
@@ -440,11 +542,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", default="jpeg,illustration",
                         help=f"corpus mixes, comma-separated, from {','.join(corpus.MIXES)}")  # fmt: skip
     parser.add_argument("--memory-lines", default="2000,100000,1000000", help="list lengths for the memory table")
-    parser.add_argument("--skip", default="", help="comma-separated: speed,profile,memory,rerun,store,lofter,gallery")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: speed,profile,memory,rerun,store,lofter,gallery,fleet"
+    )
     parser.add_argument("--store-size", type=int, default=1_000_000, help="synthetic images in the big store's index")
     parser.add_argument("--store-files", type=int, default=10_000, help="real images stored into the big store")
     parser.add_argument("--gallery-big", type=int, default=100_000, help="manifest entries of the big gallery store")
     parser.add_argument("--gallery-added", type=int, default=100, help="images a run adds to the big store")
+    parser.add_argument("--fleet-workers", default="1,2,4", help="worker processes for the fleet table")
     parser.add_argument("--work", default=str(REPO / "bench" / ".work"))
     options = parser.parse_args(argv)
     work = Path(options.work)
@@ -463,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, {platform.platform()}, "
         f"Python {platform.python_version()}"
     ]
+    first_mix, first_files = next(iter(corpora.items()))
+    # The store and fleet cases use the first mix, named by their paths under nginx's root.
+    served = [{**f, "name": f"{first_mix}/{f['name']}"} for f in first_files]
     with Nginx(work / "corpus", work / "nginx") as nginx:
         if "speed" not in skip:
             latencies = [int(x) for x in options.latency.split(",")]
@@ -484,9 +592,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.storesize import store_size_section  # it imports this module's helpers
 
             store_options = {"size": options.store_size, "stored": options.store_files, "runs": options.runs}
-            mix, files = next(iter(corpora.items()))
-            served = [{**f, "name": f"{mix}/{f['name']}"} for f in files]  # paths under nginx's root
             report.append(store_size_section(served, nginx, work, **store_options))
+        if "fleet" not in skip:
+            counts = [int(x) for x in options.fleet_workers.split(",")]
+            report.append(fleet_section(served, nginx, counts, options.runs, work))
     if "lofter" not in skip:
         report.append(lofter_section(options.runs))
     if "gallery" not in skip:

@@ -8,13 +8,15 @@ before its components are built, so they are parsed once per crawler.
 from __future__ import annotations
 
 import ipaddress
+import re
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scrapy.settings import BaseSettings
 
-from imagescraper.errors import InputError
+from imagescraper.frontier import FrontierAddress, parse_frontier_url
+from imagescraper.startup_errors import InputError
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class ProjectConfig:
     lofter_referer: str
     # A login token: kept out of repr() so it cannot reach a log line by accident.
     lofter_login_header: tuple[str, str] | None = field(repr=False)
+    # Fleet mode (issue 17): None on a server that works alone.
+    frontier: FrontierAddress | None = None
+    frontier_name: str = "urlfile"
+    frontier_lease: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
@@ -53,7 +59,7 @@ class ProjectConfig:
             max_video_bytes=_number(settings, "IMAGESCRAPER_MAX_VIDEO_BYTES", int, minimum=1),
             max_url_length=_number(settings, "IMAGESCRAPER_MAX_URL_LENGTH", int, minimum=16),
             items_in_flight=_number(settings, "IMAGESCRAPER_ITEMS_IN_FLIGHT", int, minimum=0)
-            or 2 * settings.getint("CONCURRENT_REQUESTS"),
+            or 2 * _number(settings, "CONCURRENT_REQUESTS", int, minimum=1),
             retry_backoff_base=_number(settings, "IMAGESCRAPER_RETRY_BACKOFF_BASE", float, minimum=0),
             retry_backoff_max=_number(settings, "IMAGESCRAPER_RETRY_BACKOFF_MAX", float, minimum=0),
             retry_after_max=_number(settings, "IMAGESCRAPER_RETRY_AFTER_MAX", float, minimum=0),
@@ -69,6 +75,7 @@ class ProjectConfig:
             lofter_user_agent=str(settings.get("IMAGESCRAPER_LOFTER_USER_AGENT") or ""),
             lofter_referer=str(settings.get("IMAGESCRAPER_LOFTER_REFERER") or ""),
             lofter_login_header=parse_login_header(settings.get("IMAGESCRAPER_LOFTER_LOGIN_HEADER") or ""),
+            **_frontier_settings(settings),
         )
 
 
@@ -83,12 +90,32 @@ def config_for(crawler) -> ProjectConfig:
     return config
 
 
+_FRONTIER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _frontier_settings(settings: BaseSettings) -> dict:
+    name = str(settings.get("IMAGESCRAPER_FRONTIER_NAME") or "")
+    if not _FRONTIER_NAME.fullmatch(name):
+        raise InputError(
+            f"setting IMAGESCRAPER_FRONTIER_NAME={name!r} is not a name: use letters, digits, '.', '-', '_' "
+            "(the same on every server of the fleet, e.g. the job name)"
+        )
+    return {
+        "frontier": parse_frontier_url(str(settings.get("IMAGESCRAPER_FRONTIER") or "")),
+        "frontier_name": name,
+        "frontier_lease": _number(settings, "IMAGESCRAPER_FRONTIER_LEASE", float, minimum=1),
+    }
+
+
+_KIND_NAMES = {int: "a whole number", float: "a number"}
+
+
 def _number(settings: BaseSettings, name: str, kind: type, *, minimum: float):
     raw = settings.get(name)
     try:
         value = kind(raw)
     except (TypeError, ValueError):
-        raise InputError(f"setting {name}={raw!r} is not a {kind.__name__}: pass a number with -s {name}=N") from None
+        raise InputError(f"setting {name}={raw!r} is not {_KIND_NAMES[kind]}: pass one with -s {name}=N") from None
     if value < minimum:
         raise InputError(f"setting {name}={raw!r} is below {minimum}: pass a larger value with -s {name}=N")
     return value

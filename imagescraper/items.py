@@ -22,6 +22,8 @@ class ImageItem:
     blog_name: str | None = None
     referer: str | None = None
     extra: dict = field(default_factory=dict)
+    # Download even if stored: a URL of a fleet replace round (fleet.py).
+    refetch: bool = False
     # Where an image may also live (URL -> second address), tried when the first answers 403/404.
     alternates: dict = field(default_factory=dict)
     # "video": image_urls are videos (lofter -a videos=true), checked as MP4 and stored as sent.

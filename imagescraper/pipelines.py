@@ -47,13 +47,13 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from imagescraper import runstats
 from imagescraper.config import config_for
-from imagescraper.errors import InputError
-from imagescraper.failures import ImageFailed, classify
 from imagescraper.identity import canonical_url
+from imagescraper.image_failures import ImageFailed, classify
 from imagescraper.manifest import ImageEntry, image_line, spider_fields_json
 from imagescraper.paths import checked_relpath, image_file_name, item_folders, store_relpath
 from imagescraper.scrapy_compat import MEDIA_LOGGER, DropMediaTracebacks
 from imagescraper.signals import image_failed, store_opened
+from imagescraper.startup_errors import InputError
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import EXTENSIONS, RejectedImage, inspect_image
 from imagescraper.video import inspect_video
@@ -149,7 +149,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         return requests
 
     def media_to_download(self, request: Request, info, *, item: Any = None):
-        if self.replace:
+        if self.replace or (item is not None and ItemAdapter(item).get("refetch")):
             return None
         stored = self.image_store.lookup(canonical_url(_identity(request.url, item)))
         if stored is None:

@@ -5,7 +5,7 @@ terminal a progress line is redrawn every ``IMAGESCRAPER_PROGRESS_INTERVAL`` sec
 bottom, with log lines written above it (``terminal.py``); without one (cron, scrapyd) a
 progress log line is written every ``IMAGESCRAPER_PROGRESS_LOG_INTERVAL`` seconds. At the end
 the summary is logged, written to ``STORE/.imagescraper/last-run.json``, and the exit status is
-left in the stats for the crawl command (see ``errors.ExitStatus``).
+left in the stats for the crawl command (see ``startup_errors.ExitStatus``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from twisted.internet import task
 
 from imagescraper import runstats
 from imagescraper.config import config_for
-from imagescraper.errors import ExitStatus
 from imagescraper.signals import image_failed
+from imagescraper.startup_errors import ExitStatus
 from imagescraper.store import ImageStore
 from imagescraper.terminal import StatusLine, keep_log_lines_above, status_line
 
@@ -55,6 +55,8 @@ class RunSummary:
     input_complete: bool
     exit_status: int
     failures: list[dict] = field(default_factory=list)
+    # Fleet mode: this server's and the fleet's counts in the shared frontier (fleet.py).
+    fleet: dict | None = None
     # Why a crawl ended before its source did (a page limit), in the spider's words.
     stopped_early: str | None = None
 
@@ -86,6 +88,7 @@ class RunSummary:
             queued=queued,
             input_complete=complete,
             exit_status=int(status),
+            fleet=stats.get(runstats.FLEET),
             stopped_early=stats.get(runstats.STOPPED_EARLY),
         )
 
@@ -117,9 +120,22 @@ class RunSummary:
             out.append(
                 f"  NOT FINISHED ({self.finish_reason}): " + (", and ".join(missing) or "stopped before the end")
             )
+        out += fleet_lines(self.fleet)
         meaning = "all images stored or already present" if self.exit_status == 0 else "some images are missing"
         out.append(f"  exit status:     {self.exit_status} ({meaning})")
         return out
+
+
+def fleet_lines(fleet: dict | None) -> list[str]:
+    if not fleet:
+        return []
+    return [
+        f"  fleet:           frontier {fleet['frontier']}, list {fleet['list']!r}",
+        f"    this server ({fleet['worker']}): in progress {fleet['worker_holding']}, done {fleet['worker_stored']}, "
+        f"failed {fleet['worker_failed']}",
+        f"    whole fleet: queued {fleet['queued']}, in progress {fleet['in_progress']}, done {fleet['done']}, "
+        f"failed {fleet['failed']}, workers alive {fleet['workers_alive']}",
+    ]
 
 
 class RunReport:

@@ -18,6 +18,8 @@ REJECTED_LINES = PREFIX + "rejected_lines"  # lines of an input file that are no
 ERRORS = PREFIX + "errors"  # pages or API answers that could not be used
 INPUT_COMPLETE = PREFIX + "input_complete"  # False until a spider has read its whole input
 EXIT_STATUS = PREFIX + "exit_status"  # decided by the run report, returned by the crawl command
+FLEET = PREFIX + "fleet"  # fleet mode: this server's and the fleet's counts in the frontier (a dict)
+FLEET_ADDED = PREFIX + "fleet_added"  # URLs of this run's file that the frontier had never seen
 RETRIES = "retry/count"  # Scrapy's own: every retry made (get_retry_request counts them)
 STOPPED_EARLY = PREFIX + "stopped_early"  # why a crawl ended before its source did (a page limit)
 

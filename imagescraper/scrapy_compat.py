@@ -21,7 +21,7 @@ from scrapy.core.scraper import Scraper
 from scrapy.utils import defer as scrapy_defer
 from scrapy.utils.asyncio import call_later
 
-from imagescraper.errors import IncompatibleScrapyError
+from imagescraper.startup_errors import IncompatibleScrapyError
 
 # Scrapy names this module relies on: (owner, attribute, what breaks without it).
 _PRIVATE_NAMES = [

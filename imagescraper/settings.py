@@ -4,6 +4,8 @@ Every value can be changed for one run with ``scrapy crawl SPIDER -s NAME=VALUE`
 that belong to this project are named ``IMAGESCRAPER_*`` and are read in ``config.py`` only.
 """
 
+import os
+
 # --- Project wiring -------------------------------------------------------------------------
 BOT_NAME = "imagescraper"
 SPIDER_MODULES = ["imagescraper.spiders"]
@@ -18,7 +20,9 @@ USER_AGENT = "imagescraper/0.1 (image collection downloader)"
 # The image store: one folder per source title, a manifest and a lock in its `.imagescraper/`.
 IMAGES_STORE = "images"
 # The pipeline keeps the original bytes, validates them with Pillow and writes atomically.
-ITEM_PIPELINES = {"imagescraper.pipelines.OriginalImagesPipeline": 300}
+# In fleet mode (IMAGESCRAPER_FRONTIER) the second one acknowledges each settled URL in Redis;
+# without a frontier it switches itself off.
+ITEM_PIPELINES = {"imagescraper.pipelines.OriginalImagesPipeline": 300, "imagescraper.fleet.FleetPipeline": 800}
 # Follow 301/302/303/307/308 for images (each hop is checked by the address guard), but not
 # forever.
 MEDIA_ALLOW_REDIRECTS = True
@@ -155,6 +159,18 @@ DOWNLOAD_SLOTS = {"lofter-pages": {"concurrency": 1, "delay": 0.5}}
 # Host names pinned to addresses, "host=address,..." like curl's --resolve (mirrors, tests).
 # Pinned addresses are still checked by the address guard.
 IMAGESCRAPER_RESOLVE = []
+
+# --- Fleet mode: N servers share one URL list through Redis (README "Fleet mode") -------------
+# redis://:PASSWORD@HOST:PORT/DB of the shared frontier; empty: this server works alone. The
+# default is the environment variable of the same name, so that the password can live in a
+# service's environment file rather than in job settings that scrapyd lists and logs.
+IMAGESCRAPER_FRONTIER = os.environ.get("IMAGESCRAPER_FRONTIER", "")
+# Which list of the frontier this job works on: the same on every server that shares the list,
+# different for two lists (the deployment uses the job name).
+IMAGESCRAPER_FRONTIER_NAME = "urlfile"
+# Seconds a worker's lease lasts unless renewed (every third of it): what a worker killed with
+# kill -9 held goes back to the queue this long after its last renewal, or at its next start.
+IMAGESCRAPER_FRONTIER_LEASE = 60.0
 
 # --- The gallery (scrapy gallery) -----------------------------------------------------------------
 # Where the static gallery of IMAGES_STORE is written: a folder outside the store.

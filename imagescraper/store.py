@@ -34,8 +34,8 @@ from pathlib import Path
 
 from imagescraper import manifest
 from imagescraper.durable import DirectorySyncs, sync_file
-from imagescraper.errors import InputError, StoreBusyError
 from imagescraper.manifest import DropEntry, ImageEntry
+from imagescraper.startup_errors import InputError, StoreBusyError
 from imagescraper.storeindex import TAIL_BYTES, StoreIndex, index_path, remove_index_files
 
 logger = logging.getLogger(__name__)

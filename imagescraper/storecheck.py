@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from imagescraper.errors import ExitStatus
 from imagescraper.manifest import ImageEntry
+from imagescraper.startup_errors import ExitStatus
 from imagescraper.store import META_DIR, ImageStore
 
 logger = logging.getLogger(__name__)

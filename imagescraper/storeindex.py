@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from imagescraper import manifest
-from imagescraper.errors import InputError
 from imagescraper.manifest import DropEntry, ImageEntry
+from imagescraper.startup_errors import InputError
 
 INDEX_NAME = "index.sqlite"
 # Bumped when the table changes: an index of another version is rebuilt.

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from w3lib.url import safe_url_string
 
-from imagescraper.errors import InputError
 from imagescraper.identity import canonical_url
+from imagescraper.startup_errors import InputError
 from imagescraper.textfile import NotText, as_utf8_stream
 
 FETCHED_SCHEMES = ("http", "https")

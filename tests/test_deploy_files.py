@@ -95,12 +95,34 @@ def test_a_good_inventory_passes_the_checks(tmp_path):
             {"imagescraper_url_files": [{"name": "a", "src": "/dev/null"}, {"name": "a", "src": "/dev/null"}]},
             "two jobs share a name",
         ),
+        ({"imagescraper_url_files": [{"name": "a", "src": "/dev/null", "fleet": True}]}, 'needs the group "frontier"'),
     ],
 )
 def test_bad_inventory_values_are_refused_with_a_message(tmp_path, overrides, message):
     result = check_inventory(tmp_path, **overrides)
     assert result.returncode != 0
     assert message in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.slow  # runs ansible-playbook
+@pytest.mark.parametrize("password", ["", "short-pass", "has/a/slash-0123456789"])
+def test_a_fleet_needs_a_good_frontier_password(tmp_path, password):
+    inventory = tmp_path / "inventory.yml"
+    fleet_file = {"imagescraper_url_files": [{"name": "main", "src": "/dev/null", "fleet": True}]}
+    inventory.write_text(
+        json.dumps(
+            {
+                "imagescraper": {"hosts": {"here": {**GOOD, **fleet_file, "imagescraper_frontier_password": password}}},
+                "frontier": {"hosts": {"redis1": {"ansible_host": "192.0.2.5"}}},
+            }
+        )
+    )
+    result = ansible(
+        "ansible-playbook", "-i", str(inventory), "deploy/site.yml", "--check", "--tags", "check", "--limit", "here",
+        env={"FRONTIER_PASSWORD": ""},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "imagescraper_frontier_password must be set" in result.stdout, result.stdout[-3000:]
 
 
 @pytest.mark.slow  # runs ansible-playbook or ansible-lint
@@ -186,6 +208,9 @@ def test_last_run_summary_line(tmp_path):
     (meta / "last-run.json").write_text(json.dumps(record))
     line = helper.last_run_line(tmp_path)
     assert line.startswith("2026-11-21T00:00:00+00:00 finished: stored 3, already present 1, failed 0")
+    fleet = {"list": "urls-main", "queued": 5, "in_progress": 2, "done": 90, "failed": 1}
+    (meta / "last-run.json").write_text(json.dumps({**record, "fleet": fleet}))
+    assert helper.last_run_line(tmp_path).endswith("; fleet urls-main: queued 5, in progress 2, done 90, failed 1")
     (meta / "last-run.json").write_text("[]")
     assert "unexpected content" in helper.last_run_line(tmp_path)
 

@@ -13,9 +13,9 @@ from PIL import Image
 
 from demo import images
 from demo.storemaker import folder_for
-from imagescraper.errors import StoreBusyError
 from imagescraper.gallery import thumbs
 from imagescraper.gallery.build import GalleryLock
+from imagescraper.startup_errors import StoreBusyError
 from tests.gallerysite import CHINESE_200, HOSTILE_TAGS, HOSTILE_TITLES, builder, make_store, snapshot
 
 

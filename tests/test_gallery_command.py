@@ -52,7 +52,7 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path):
     cases = [
         (gallery(tmp_path / "nothing", tmp_path / "site"), "is not an image store (no .imagescraper/ inside)"),
         (gallery(tmp_path / "store", tmp_path / "store" / "site"), "overlap: put the gallery in a folder of its own"),
-        (gallery(tmp_path / "store", tmp_path / "site", IMAGESCRAPER_GALLERY_PAGE_SIZE="many"), "is not a int"),
+        (gallery(tmp_path / "store", tmp_path / "site", IMAGESCRAPER_GALLERY_PAGE_SIZE="many"), "not a whole number"),
         (gallery(tmp_path / "store", tmp_path / "site", IMAGESCRAPER_GALLERY_PAGE_SIZE="0"), "is below 1"),
     ]
     for result, message in cases:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from imagescraper.errors import InputError
 from imagescraper.lofter.addresses import (
     BlogTarget,
     BlogUrls,
@@ -13,6 +12,7 @@ from imagescraper.lofter.addresses import (
     image_addresses,
     original_image_url,
 )
+from imagescraper.startup_errors import InputError
 
 REAL = BlogUrls("https://{blog}.lofter.com")
 

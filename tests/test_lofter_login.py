@@ -8,8 +8,8 @@ import pytest
 from scrapy import Request
 
 from imagescraper.config import parse_login_header
-from imagescraper.errors import InputError
 from imagescraper.lofter.login import LoginHeaderScopeMiddleware
+from imagescraper.startup_errors import InputError
 
 
 def _middleware():

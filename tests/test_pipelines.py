@@ -26,10 +26,10 @@ from scrapy.utils.test import get_crawler
 from demo import images
 from demo.crawling import REPO, stored_files
 from imagescraper import runstats
-from imagescraper.errors import InputError
 from imagescraper.items import ImageItem
 from imagescraper.pipelines import OriginalImagesPipeline
 from imagescraper.scrapy_compat import MEDIA_LOGGER
+from imagescraper.startup_errors import InputError
 from tests.conftest import SAMPLES
 
 JPEG = images.jpeg("pipeline-jpeg")

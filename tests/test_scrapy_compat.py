@@ -22,10 +22,10 @@ from scrapy.utils.test import get_crawler
 from demo import images
 from demo.crawling import REPO, crawl
 from demo.imageserver import ImageServer
-from imagescraper.errors import IncompatibleScrapyError
 from imagescraper.items import ImageItem
 from imagescraper.scrapy_compat import MEDIA_LOGGER, check_private_names, uncounted_by_downloader
 from imagescraper.spiders.urlfile import UrlFileSpider
+from imagescraper.startup_errors import IncompatibleScrapyError
 from tests.test_pipelines import Run
 
 LIMIT = 4

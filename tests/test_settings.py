@@ -9,7 +9,7 @@ from scrapy.utils.project import get_project_settings
 
 from demo.crawling import REPO
 from imagescraper.config import ProjectConfig
-from imagescraper.errors import InputError
+from imagescraper.startup_errors import InputError
 
 
 def test_safe_defaults(monkeypatch):

@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from imagescraper import store as store_module
-from imagescraper.errors import InputError, StoreBusyError
 from imagescraper.manifest import ImageEntry, image_line, url_key
+from imagescraper.startup_errors import InputError, StoreBusyError
 from imagescraper.store import INDEX_BATCH, ImageStore, StoredImage
 from imagescraper.storeindex import StoreIndex
 

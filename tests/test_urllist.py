@@ -6,7 +6,7 @@ import tracemalloc
 
 import pytest
 
-from imagescraper.errors import InputError
+from imagescraper.startup_errors import InputError
 from imagescraper.urllist import AcceptedUrl, RejectedLine, check_url, open_url_file, read_url_lines
 
 

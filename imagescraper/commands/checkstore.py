@@ -21,7 +21,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.log import configure_logging
 
 from imagescraper.config import ProjectConfig
-from imagescraper.errors import InputError, StartupError
+from imagescraper.startup_errors import InputError, StartupError
 from imagescraper.store import ImageStore
 from imagescraper.storecheck import StoreCheck
 

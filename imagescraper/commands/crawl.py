@@ -1,7 +1,7 @@
 """`scrapy crawl`, with one-line startup errors and the documented exit statuses.
 
 Scrapy's own command exits 1 only when the crawler cannot start, and prints a traceback for
-a bad spider argument. This one turns a :class:`~imagescraper.errors.StartupError` (a
+a bad spider argument. This one turns a :class:`~imagescraper.startup_errors.StartupError` (a
 missing URL file, a locked store, a bad setting) into its one-line message and exit status,
 and after a run exits with the status the run report decided (0 all stored, 1 failures).
 """
@@ -16,7 +16,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from imagescraper import runstats
-from imagescraper.errors import ExitStatus, StartupError
+from imagescraper.startup_errors import ExitStatus, StartupError
 from imagescraper.terminal import install_quiet_terminal_logging, wants_quiet_terminal
 
 logger = logging.getLogger("imagescraper")
@@ -35,7 +35,13 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("give exactly one spider name, e.g. scrapy crawl urlfile -a path=urls.txt")
         if getattr(self, "_quiet_terminal", False):
             install_quiet_terminal_logging(self.settings)
-        crawler = self.crawler_process.create_crawler(args[0])
+        try:
+            crawler = self.crawler_process.create_crawler(args[0])
+        except KeyError:
+            known = ", ".join(sorted(self.crawler_process.spider_loader.list()))
+            logger.error("there is no spider %r in this project: use one of %s", args[0], known)
+            self.exitcode = int(ExitStatus.BAD_INPUT)
+            return
         startup_errors: list[StartupError] = []
 
         def keep_startup_error(exc: BaseException | None) -> bool:
@@ -51,7 +57,10 @@ class Command(ScrapyCrawlCommand):
             running.add_done_callback(lambda task: task.cancelled() or keep_startup_error(task.exception()))
         else:
             running.addErrback(lambda failure: keep_startup_error(failure.value) and None)
-        self.crawler_process.start()
+        try:
+            self.crawler_process.start()
+        except StartupError as error:  # raised while the reactor is set up (the DNS resolver reads settings)
+            startup_errors.append(error)
 
         if startup_errors:
             error = startup_errors[0]

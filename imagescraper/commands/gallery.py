@@ -18,11 +18,11 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from imagescraper.config import GalleryConfig
-from imagescraper.errors import ExitStatus, InputError, StartupError
 from imagescraper.gallery.build import GalleryBuilder
 from imagescraper.gallery.render import Renderer, SiteOptions, relative_files_url
 from imagescraper.gallery.serve import GalleryServer
 from imagescraper.gallery.site_index import write_site_index
+from imagescraper.startup_errors import ExitStatus, InputError, StartupError
 
 logger = logging.getLogger("imagescraper")
 

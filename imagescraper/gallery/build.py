@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from imagescraper.errors import StoreBusyError
 from imagescraper.gallery import thumbs
 from imagescraper.gallery.model import ALBUMS, ancestors, build_tree, folder_dir, image_page_name
 from imagescraper.gallery.render import Renderer, SiteOptions
 from imagescraper.gallery.source import DroppedRecord, ManifestSource, StoredRecord
 from imagescraper.gallery.state import RECENT, AlbumSummary, BuildState, StateStore, write_atomic
+from imagescraper.startup_errors import StoreBusyError
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from imagescraper.errors import InputError
+from imagescraper.startup_errors import InputError
 
 BLOG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _MARK = "blogmarkq"

@@ -17,9 +17,9 @@ from scrapy import signals
 from scrapy.utils.asyncio import call_later
 
 from imagescraper.config import config_for
-from imagescraper.errors import InputError
 from imagescraper.scrapy_compat import check_private_names, close_if_scraper_idle, engine_is_closing
 from imagescraper.signals import retry_wait_ended, retry_wait_started
+from imagescraper.startup_errors import InputError
 
 _TRUE = {"1", "true", "yes", "on"}
 # Items waiting for a retry that do not count against IMAGESCRAPER_ITEMS_IN_FLIGHT.

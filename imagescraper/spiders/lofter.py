@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from scrapy import FormRequest, Request
 
-from imagescraper.errors import InputError
 from imagescraper.lofter import forms
 from imagescraper.lofter.addresses import (
     BlogUrls,
@@ -46,6 +45,7 @@ from imagescraper.signals import store_opened
 from imagescraper.spiders.base import ImageSpider, parse_bool
 from imagescraper.spiders.lofter_feeds import LofterFeeds
 from imagescraper.spiders.lofter_outcomes import PostOutcomes
+from imagescraper.startup_errors import InputError
 
 PAGE_SLOT = "lofter-pages"
 SOURCES = ("auto", "api", "html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from imagescraper import runstats
+from imagescraper.fleet import FleetRun
 from imagescraper.identity import url_fingerprint
 from imagescraper.items import ImageItem
 from imagescraper.spiders.base import ImageSpider
@@ -16,6 +17,8 @@ class UrlFileSpider(ImageSpider):
 
     Arguments: ``path`` (required), ``title`` (folder for every image; default: the URL's
     host), ``replace`` (true: download again and replace what is stored).
+
+    With ``IMAGESCRAPER_FRONTIER`` set, the servers of a fleet share the list (``fleet.py``).
     """
 
     name = "urlfile"
@@ -26,16 +29,31 @@ class UrlFileSpider(ImageSpider):
         self.path = path
         self.title = title.strip() if title else None
         self._stream = open_url_file(path)
+        self.fleet: FleetRun | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.config.frontier is not None:
+            spider.fleet = FleetRun.for_spider(spider, spider.config)
+        return spider
+
+    def reject_line(self, line: RejectedLine) -> None:
+        self.logger.warning("%s:%d: skipped, %s", self.path, line.line_number, line.detail)
+        runstats.count(self.crawler.stats, runstats.REJECTED_LINES, line.reason)
 
     async def start(self):
+        if self.fleet is not None:
+            async for item in self.fleet.items():
+                yield item
+            return
         stats = self.crawler.stats
         stats.set_value(runstats.INPUT_COMPLETE, False)
         seen: set[int] = set()
         with self._stream:
             for line in read_url_lines(self._stream, max_length=self.config.max_url_length):
                 if isinstance(line, RejectedLine):
-                    self.logger.warning("%s:%d: skipped, %s", self.path, line.line_number, line.detail)
-                    runstats.count(stats, runstats.REJECTED_LINES, line.reason)
+                    self.reject_line(line)
                     continue
                 fingerprint = url_fingerprint(line.key)
                 if fingerprint in seen:

@@ -199,12 +199,19 @@ def last_run_line(store: Path) -> str:
     except (OSError, ValueError) as exc:
         return f"unreadable {path}: {exc}"
     try:
-        return (
+        line = (
             f"{data['finished_at']} {data['finish_reason']}: stored {data['stored']}, "
             f"already present {data['already_present']}, failed {data['failed']}, "
             f"rejected lines {data['rejected_lines']}, exit status {data['exit_status']} "
             f"(details: {path})"
         )
+        fleet = data.get("fleet")
+        if fleet:  # fleet mode: the shared frontier's counts when the run ended
+            line += (
+                f"; fleet {fleet['list']}: queued {fleet['queued']}, in progress {fleet['in_progress']}, "
+                f"done {fleet['done']}, failed {fleet['failed']}"
+            )
+        return line
     except (KeyError, TypeError):
         return f"unexpected content in {path}: re-run the job"
 
