@@ -283,14 +283,17 @@ def goal_line(mix: str, latency: int, results: dict[str, list[Measure]], count: 
     rate = count / wall
     # wrk measures a server already warm; a run also starts a process. Both ratios are given: the
     # whole run's, and the one after the fixed cost (process start, one image, exit).
-    steady = (count - 1) / (wall - fixed) if wall > fixed else float("inf")
-    best = count / (fixed + count / (CONCURRENCY * 1000 / latency))
+    per_second = CONCURRENCY * 1000 / latency
+    best = count / (fixed + count / per_second)
     verdict = "met" if rate / limit >= WRK_GOAL else "not met"
-    steady_verdict = "met" if steady / limit >= WRK_GOAL else "not met"
-    return (f"{mix}, {latency} ms: {rate:.0f} images/s, wrk's limit {limit:.0f}/s: {rate / limit:.2f} "
+    text = (f"{mix}, {latency} ms: {rate:.0f} images/s, wrk's limit {limit:.0f}/s: {rate / limit:.2f} "
             f"(goal at least {WRK_GOAL}): **{verdict}** for the whole run, where {fixed:.2f} s of fixed cost "
-            f"caps any run at {best / limit:.2f}; after that fixed cost {steady:.0f} images/s, "
-            f"{steady / limit:.2f}: **{steady_verdict}**")  # fmt: skip
+            f"caps any run at {best / limit:.2f}")  # fmt: skip
+    if wall - fixed < 0.9 * count / per_second:  # less than physics allows: the fixed cost was mismeasured
+        return text + "; the run is too short to tell its rate after the fixed cost (use a larger --n)"
+    steady = (count - 1) / (wall - fixed)
+    steady_verdict = "met" if steady / limit >= WRK_GOAL else "not met"
+    return text + f"; after that fixed cost {steady:.0f} images/s, {steady / limit:.2f}: **{steady_verdict}**"
 
 
 def fixed_cost(first, mix, nginx, latency, runs, work) -> float:
