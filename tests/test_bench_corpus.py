@@ -6,6 +6,7 @@ import json
 import statistics
 from collections import Counter
 
+import pytest
 from PIL import Image
 
 from bench import corpus
@@ -14,6 +15,7 @@ from imagescraper.validation import inspect_image
 COUNT = 120
 
 
+@pytest.mark.slow
 def test_the_same_count_and_seed_give_the_same_files(tmp_path):
     first = corpus.build(tmp_path / "a", COUNT)
     second = corpus.build(tmp_path / "b", COUNT)
@@ -21,6 +23,7 @@ def test_the_same_count_and_seed_give_the_same_files(tmp_path):
     assert corpus.build(tmp_path / "a", COUNT, seed=7) != first
 
 
+@pytest.mark.slow
 def test_every_file_is_a_whole_image_of_the_planned_mix_and_size(tmp_path):
     files = corpus.build(tmp_path, COUNT)
     kinds: Counter = Counter()

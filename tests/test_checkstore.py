@@ -9,6 +9,8 @@ import pty
 import subprocess
 import sys
 
+import pytest
+
 from demo.crawling import REPO
 from imagescraper.store import ImageStore
 from tests.conftest import SAMPLES
@@ -21,6 +23,7 @@ def checkstore(store, *options: str, settings: dict | None = None) -> subprocess
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_store_that_does_not_exist_is_a_one_line_error(tmp_path):
     result = checkstore(tmp_path / "nowhere")
     assert result.returncode == 2, result.stderr
@@ -34,6 +37,7 @@ def test_a_store_that_does_not_exist_is_a_one_line_error(tmp_path):
     assert result.returncode == 2 and "is not an image store (it has no .imagescraper/ folder)" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_settings_and_arguments_exit_2(tmp_path):
     result = checkstore(tmp_path, settings={"IMAGESCRAPER_DURABLE": "maybe"})
     assert result.returncode == 2 and "IMAGESCRAPER_DURABLE='maybe' is not true or false" in result.stderr
@@ -43,6 +47,7 @@ def test_bad_settings_and_arguments_exit_2(tmp_path):
     assert result.returncode == 2 and "checkstore takes no arguments" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_busy_store_exits_3(tmp_path):
     store = ImageStore(tmp_path)
     store.open()
@@ -54,6 +59,7 @@ def test_a_busy_store_exits_3(tmp_path):
     assert f"is in use by another run (pid {os.getpid()})" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_repair_and_the_next_crawl_fetches_the_dropped_images_again(run_urlfile, server):
     urls = [server.url(path) for path in SAMPLES]
     first = run_urlfile(urls)
@@ -93,6 +99,7 @@ def test_check_repair_and_the_next_crawl_fetches_the_dropped_images_again(run_ur
     assert whole.returncode == 0 and "exit status:     0 (the store is whole)" in whole.stderr
 
 
+@pytest.mark.slow
 def test_progress_on_a_terminal(run_urlfile, server):
     result = run_urlfile([server.url(path) for path in SAMPLES])
     controller, terminal = pty.openpty()

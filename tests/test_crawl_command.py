@@ -7,6 +7,7 @@ import pytest
 from demo.crawling import crawl
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("spider", "settings", "message"),
     [

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from demo.crawling import REPO
 from imagescraper.gallery.build import GalleryLock
 from imagescraper.gallery.serve import CONTENT_SECURITY_POLICY
@@ -27,6 +29,7 @@ def errors(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if "ERROR" in line or "Traceback" in line]
 
 
+@pytest.mark.slow
 def test_build_then_update_then_full(tmp_path):
     store = make_store(tmp_path / "store")
     first = gallery(tmp_path / "store", tmp_path / "site")
@@ -47,6 +50,7 @@ def test_build_then_update_then_full(tmp_path):
     assert 'href="/files/job/images.example/' in page
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path):
     make_store(tmp_path / "store")
     cases = [
@@ -61,6 +65,7 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path):
     assert not (tmp_path / "store" / "site").exists()
 
 
+@pytest.mark.slow
 def test_a_second_build_at_the_same_time_exits_3(tmp_path):
     make_store(tmp_path / "store")
     (tmp_path / "site").mkdir()
@@ -70,6 +75,7 @@ def test_a_second_build_at_the_same_time_exits_3(tmp_path):
     assert f"is being built by another process (pid {os.getpid()})" in errors(busy)[0]
 
 
+@pytest.mark.slow
 def test_serve_answers_on_loopback_with_the_production_headers(tmp_path):
     make_store(tmp_path / "store")
     command = [
@@ -107,6 +113,7 @@ def test_serve_answers_on_loopback_with_the_production_headers(tmp_path):
         process.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_site_index_lists_the_galleries_side_by_side(tmp_path):
     for job in ("urls-main", "lofter-ceshi"):
         make_store(tmp_path / "stores" / job)

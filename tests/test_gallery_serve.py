@@ -29,6 +29,7 @@ def get(server, path: str, method: str = "GET"):
     return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
 
+@pytest.mark.slow
 def test_the_gallery_and_originals_are_served_with_the_headers(served):
     status, headers, body = get(served, "/")
     assert status == 302 and headers["location"] == "/gallery/index.html"
@@ -43,6 +44,7 @@ def test_the_gallery_and_originals_are_served_with_the_headers(served):
     assert served.url.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     [

@@ -85,6 +85,7 @@ def _reasons(result) -> dict[str, str]:
 SPELLINGS = ["localhost", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "127.1", "[::1]", "[::ffff:127.0.0.1]"]
 
 
+@pytest.mark.slow
 def test_only_the_exact_allowed_host_and_port_are_reached(run_urlfile, server):
     """The allowed server under another spelling, or another port of the same machine, is blocked.
 
@@ -111,6 +112,7 @@ INTERNAL_TARGETS = [
 ]
 
 
+@pytest.mark.slow
 def test_redirects_and_meta_refresh_are_checked_on_every_hop(run_urlfile, server):
     with ImageServer() as other:
         other.add_image("/secret.jpg", b"never")
@@ -185,6 +187,7 @@ def proxy_in_environment(monkeypatch):
     proxy.server_close()
 
 
+@pytest.mark.slow
 def test_a_proxy_in_the_environment_is_not_used_by_default(run_urlfile, server, proxy_in_environment):
     url = server.url("/photos/271947.jpg")
 
@@ -197,6 +200,7 @@ def test_a_proxy_in_the_environment_is_not_used_by_default(run_urlfile, server, 
     assert stored == server.files["/photos/271947.jpg"][1]
 
 
+@pytest.mark.slow
 def test_with_the_environment_proxy_on_the_guard_checks_each_target_first(run_urlfile, server, proxy_in_environment):
     with ImageServer() as other:
         other.add_image("/secret.jpg", b"never")

@@ -63,6 +63,7 @@ def assert_whole_blog(site, result):
     assert summary["skipped"]["video-posts"] == 1 and summary["skipped"]["posts-without-images"] == 1
 
 
+@pytest.mark.slow
 def test_blog_by_name_from_theme_pages(site, tmp_path):
     result = run(site, tmp_path / "store", domain="ceshi", source="html")
 
@@ -82,6 +83,7 @@ def test_blog_by_name_from_theme_pages(site, tmp_path):
     assert "/post/12345678_1a0000009" in result.log
 
 
+@pytest.mark.slow
 def test_blog_by_name_from_the_api(plain_site, tmp_path):
     result = run(plain_site, tmp_path / "store", domain="ceshi", source="api")
 
@@ -95,6 +97,7 @@ def test_blog_by_name_from_the_api(plain_site, tmp_path):
     assert spring["title"] == "春日樱花"
 
 
+@pytest.mark.slow
 def test_auto_uses_the_api_and_falls_back_to_pages(plain_site, tmp_path):
     result = run(plain_site, tmp_path / "auto", domain="ceshi")
     assert result.status == 0, result.log
@@ -108,6 +111,7 @@ def test_auto_uses_the_api_and_falls_back_to_pages(plain_site, tmp_path):
     assert_whole_blog(plain_site, fallback)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["api", "html", "auto"])
 def test_a_post_link_downloads_that_post(plain_site, tmp_path, source):
     link = plain_site.post_url("ceshi", "P1")
@@ -120,6 +124,7 @@ def test_a_post_link_downloads_that_post(plain_site, tmp_path, source):
     assert not any(s.path.startswith("/?page=2") for s in plain_site.requests)
 
 
+@pytest.mark.slow
 def test_start_page_and_max_pages_mean_the_same_in_both_modes(plain_site, tmp_path):
     html = run(plain_site, tmp_path / "html", domain="ceshi", source="html", start_page=2, max_pages=1)
     pages = [s.path for s in plain_site.seen("ceshi") if not s.path.startswith("/post/")]
@@ -140,6 +145,7 @@ def test_start_page_and_max_pages_mean_the_same_in_both_modes(plain_site, tmp_pa
     assert api.status == 0
 
 
+@pytest.mark.slow
 def test_the_login_shell_is_reported_not_taken_for_an_empty_blog(tmp_path):
     with FakeLofter("mpost", login_wall=True) as walled:
         result = run(walled, tmp_path / "store", domain="ceshi", source="html")
@@ -158,6 +164,7 @@ def test_the_login_shell_is_reported_not_taken_for_an_empty_blog(tmp_path):
         assert not any("cookie" in s.headers for s in _image_requests(walled)), "cookies stay with pages"
 
 
+@pytest.mark.slow
 def test_rerun_requests_no_image_and_replace_fetches_all(plain_site, tmp_path):
     store = tmp_path / "store"
     first = run(plain_site, store, domain="ceshi", source="api")
@@ -176,6 +183,7 @@ def test_rerun_requests_no_image_and_replace_fetches_all(plain_site, tmp_path):
     assert third.stored_files() == stored
 
 
+@pytest.mark.slow
 def test_referer_protected_host_never_yields_its_error_page(plain_site, tmp_path):
     """Without the post as Referer, imglf3 answers 403 with HTML: rejected, never stored."""
     protected = plain_site.image_url("imglf3", SITE["blogs"]["ceshi"]["posts"]["P1"]["images"][0][1])
@@ -192,6 +200,7 @@ def test_referer_protected_host_never_yields_its_error_page(plain_site, tmp_path
     assert via_post.status == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["html", "api", "auto"])
 def test_unknown_blog_is_one_clear_error(plain_site, tmp_path, source):
     result = run(plain_site, tmp_path / "store", domain="nosuchblog", source=source)
@@ -200,6 +209,7 @@ def test_unknown_blog_is_one_clear_error(plain_site, tmp_path, source):
     assert "nosuchblog" in result.log and "Traceback" not in result.log
 
 
+@pytest.mark.slow
 def test_an_empty_blog_is_said_and_succeeds(plain_site, tmp_path):
     for source in ("html", "api"):
         result = run(plain_site, tmp_path / source, domain="empty", source=source)
@@ -208,6 +218,7 @@ def test_an_empty_blog_is_said_and_succeeds(plain_site, tmp_path):
         assert "Blog 'empty' has no" in result.log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -242,6 +253,7 @@ def test_pages_and_api_calls_are_polite_by_default(plain_site, tmp_path):
         assert later.started - earlier.started >= 0.2
 
 
+@pytest.mark.slow
 def test_theme_pages_say_when_the_page_limit_leaves_posts_unread(plain_site, tmp_path):
     result = run(plain_site, tmp_path / "store", domain="many", source="html", max_pages=1)
 

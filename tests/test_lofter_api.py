@@ -62,6 +62,7 @@ def folders(result):
     return {path.rsplit("/", 1)[0] for path in result.stored_files()}
 
 
+@pytest.mark.slow
 def test_a_big_blog_is_read_whole_by_the_servers_cursor(site, tmp_path):
     result = run(site, tmp_path / "store", domain="many", source="api")
 
@@ -90,6 +91,7 @@ def test_a_big_blog_is_read_whole_by_the_servers_cursor(site, tmp_path):
     assert limited.summary["skipped"]["posts-without-images"] + limited.summary["stored"] == 2 * API_PAGE_CAP
 
 
+@pytest.mark.slow
 def test_unknown_blog_and_login_answers_are_said_without_falling_back(site, tmp_path):
     unknown = run(site, tmp_path / "unknown", domain="nosuchblog")
     assert unknown.status == 1
@@ -125,6 +127,7 @@ def test_unknown_blog_and_login_answers_are_said_without_falling_back(site, tmp_
     assert all(TOKEN not in path.read_text("utf-8") for path in meta.iterdir() if path.suffix in (".json", ".jsonl"))
 
 
+@pytest.mark.slow
 def test_a_failing_api_falls_back_to_pages_without_a_gap(site, tmp_path):
     site.api_fails_from = 4  # the second API page fails; theme pages hold 4, then 7 posts
     result = run(site, tmp_path / "store", settings={"IMAGESCRAPER_LOFTER_POSTS_PER_PAGE": 4}, domain="ceshi")
@@ -135,6 +138,7 @@ def test_a_failing_api_falls_back_to_pages_without_a_gap(site, tmp_path):
     assert result.summary["errors_by_reason"] == {"login-required": 1}  # P9, private, seen on the pages only
 
 
+@pytest.mark.slow
 def test_every_image_a_post_has(site, tmp_path):
     result = run(site, tmp_path / "store", domain="neu", source="api")
 
@@ -166,6 +170,7 @@ def test_every_image_a_post_has(site, tmp_path):
         assert image.size == (1080, 60000)
 
 
+@pytest.mark.slow
 def test_video_posts_with_videos_true(site, tmp_path):
     link = site.post_url("ceshi", "P10")
     skipped = run(site, tmp_path / "default", domain=link)
@@ -190,6 +195,7 @@ def test_video_posts_with_videos_true(site, tmp_path):
     assert from_page.status == 0 and list(from_page.stored_files().values()) == [sample_mp4("/video/abc.mp4")]
 
 
+@pytest.mark.slow
 def test_a_tag_lands_each_post_in_its_own_blog(site, tmp_path):
     result = run(site, tmp_path / "store", tag="风景")
 
@@ -220,6 +226,7 @@ def test_a_tag_lands_each_post_in_its_own_blog(site, tmp_path):
     assert len(api_calls(site)) == 1 and "Tag '风景': stopped at the page limit" in by_link.log
 
 
+@pytest.mark.slow
 def test_a_collection_in_collection_order(site, tmp_path):
     result = run(site, tmp_path / "store", collection="777", settings={"IMAGESCRAPER_LOFTER_POSTS_PER_PAGE": 2})
 
@@ -234,6 +241,7 @@ def test_a_collection_in_collection_order(site, tmp_path):
     assert_app_headers(calls)
 
 
+@pytest.mark.slow
 def test_likes_need_the_login_header(site, tmp_path):
     refused = run(site, tmp_path / "refused", likes="true")
     assert refused.status == 2
@@ -263,6 +271,7 @@ def test_likes_need_the_login_header(site, tmp_path):
     assert all(call.path == "/v1.1/batchdata.api?product=lofter-android-7.9.10" for call in api_calls(site))
 
 
+@pytest.mark.slow
 def test_new_only_stops_at_the_first_page_with_nothing_new(site, tmp_path):
     store = tmp_path / "store"
     per_page = {"IMAGESCRAPER_LOFTER_POSTS_PER_PAGE": 2}

@@ -141,6 +141,7 @@ def _throttled(request):
     return HtmlResponse(request.url, status=429, headers={"Retry-After": "30"}, request=request)
 
 
+@pytest.mark.slow
 def test_a_waiting_image_download_gives_its_place_back_then_retries():
     middleware, crawler = _middleware()
     request = Request("http://a.test/1.jpg", callback=NO_CALLBACK)
@@ -167,6 +168,7 @@ def test_a_waiting_image_download_gives_its_place_back_then_retries():
     assert crawler.stats.get_value("retry/max_reached") == 1
 
 
+@pytest.mark.slow
 def test_a_page_request_stays_counted_while_it_waits():
     middleware, crawler = _middleware()
     request = Request("http://a.test/page")
@@ -181,6 +183,7 @@ def test_a_page_request_stays_counted_while_it_waits():
     assert seen == [True]
 
 
+@pytest.mark.slow
 def test_a_closing_run_ends_the_wait_and_makes_no_retry():
     middleware, crawler = _middleware(IMAGESCRAPER_RETRY_AFTER_MAX=30)
     request = Request("http://a.test/1.jpg", callback=NO_CALLBACK)

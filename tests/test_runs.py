@@ -18,7 +18,8 @@ from PIL import Image
 from demo import images
 from demo.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
 from demo.imageserver import ImageServer
-from imagescraper.manifest import ImageEntry, image_line, url_key
+from imagescraper.identity import canonical_url
+from imagescraper.manifest import ImageEntry, image_line
 from imagescraper.paths import image_file_name, item_folders, store_relpath
 from imagescraper.store import ImageStore
 from imagescraper.storeindex import StoreIndex
@@ -64,6 +65,7 @@ def _listed_paths(store: Path) -> set[str]:
     return {urlsplit(url).path for url, state in current.items() if state == "stored"}
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path, slow_set):
     server, url_file, originals = slow_set
     store = tmp_path / "store"
@@ -106,6 +108,7 @@ def test_kill_9_mid_run_leaves_no_partial_file_and_the_rerun_completes(tmp_path,
         assert images.sha256((store / record["path"]).read_bytes()) == record["sha256"]
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_busy_store_says_so_and_exits(tmp_path, slow_set):
     server, url_file, _ = slow_set
     store = tmp_path / "store"
@@ -129,6 +132,7 @@ def test_a_second_run_on_a_busy_store_says_so_and_exits(tmp_path, slow_set):
     assert first.returncode == 1
 
 
+@pytest.mark.slow
 def test_progress_line_on_a_terminal(tmp_path, slow_set):
     server, url_file, _ = slow_set
     store = tmp_path / "store"
@@ -163,6 +167,7 @@ def test_progress_line_on_a_terminal(tmp_path, slow_set):
     assert "remaining ?" in text or any("remaining " in u for u in updates)
 
 
+@pytest.mark.slow
 def test_progress_log_line_without_a_terminal(run_urlfile, slow_set):
     server, url_file, _ = slow_set
     lines = url_file.read_text().split()[:20]
@@ -183,6 +188,7 @@ def test_progress_log_line_without_a_terminal(run_urlfile, slow_set):
     assert "[imagescraper.report] INFO: Running urlfile with path=" in result.log
 
 
+@pytest.mark.slow
 def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
     """The store is filled as the pipeline would have filled it, then a real run checks it."""
     tiny = images.png_with_alpha("tiny", size=(8, 8))
@@ -192,7 +198,7 @@ def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
         urls = [server.url(f"/tiny/{n}.png") for n in range(10_000)]
         for url in urls:
             path = store_relpath(item_folders(post_title=f"127.0.0.1:{server.port}"), image_file_name(url, ".png"))
-            entry = ImageEntry(url_key(url), url, path, len(tiny), images.sha256(tiny))
+            entry = ImageEntry(canonical_url(url), url, path, len(tiny), images.sha256(tiny))
             store.add(entry, tiny, image_line(entry, {})[0])
         store.close()
         url_file = tmp_path / "urls.txt"
@@ -227,6 +233,7 @@ def test_a_hostile_list_finishes_well_inside_four_minutes_with_default_settings(
     assert elapsed < 120, f"took {elapsed:.0f} s"
 
 
+@pytest.mark.slow
 def test_stored_images_open_in_pillow(run_urlfile, server):
     result = run_urlfile([server.url(path) for path in SAMPLES])
     assert result.status == 0, result.log
@@ -237,6 +244,7 @@ def test_stored_images_open_in_pillow(run_urlfile, server):
             image.load()
 
 
+@pytest.mark.slow
 def test_closespider_timeout_stops_the_run_and_says_it_is_incomplete(tmp_path, slow_set):
     """What a five-minute schedule relies on: a bounded run ends on time and exits 1."""
     server, url_file, _ = slow_set
@@ -278,6 +286,7 @@ def _listening_ports(pid: int) -> set[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_a_run_opens_no_control_port_even_when_asked_to(tmp_path, slow_set):
     server, url_file, _ = slow_set
     store = tmp_path / "store"

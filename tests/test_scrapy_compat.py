@@ -59,6 +59,7 @@ def _run(tmp_path, server, url_file, **settings):
     )
 
 
+@pytest.mark.slow
 def test_a_host_never_gets_more_than_its_concurrency_limit(tmp_path, queued_set):
     server, url_file = queued_set
     result = _run(tmp_path, server, url_file)
@@ -67,6 +68,7 @@ def test_a_host_never_gets_more_than_its_concurrency_limit(tmp_path, queued_set)
     assert 1 < server.max_in_flight <= LIMIT
 
 
+@pytest.mark.slow
 def test_canary_scrapy_s_own_downloader_still_overshoots_the_limit(tmp_path, queued_set):
     """Why SlotLimitedDownloader exists. When this fails, Scrapy has fixed the race: drop it."""
     server, url_file = queued_set
@@ -88,10 +90,12 @@ def test_canary_a_close_while_start_items_are_in_the_pipelines_still_hangs():
     assert _canary("close-mid-run") == "HUNG"
 
 
+@pytest.mark.slow
 def test_the_nudge_lets_that_close_finish():
     assert _canary("close-mid-run", "--nudge") == "CLOSED"
 
 
+@pytest.mark.slow
 def test_canary_start_is_still_read_after_the_close_began():
     """When this fails, Scrapy stops reading start() at a close: handing_over need not check."""
     output = _canary("start-after-close")

@@ -105,6 +105,7 @@ def _screen_lines(screen: str) -> list[str]:
     return [line.rstrip() for line in screen.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_a_person_sees_what_runs_the_progress_warnings_and_the_summary(terminal, slow_list, tmp_path):
     url_file, settings = slow_list
     raw = tmp_path / "raw.log"
@@ -138,6 +139,7 @@ def test_a_person_sees_what_runs_the_progress_warnings_and_the_summary(terminal,
     assert re.search(r"\r\x1b\[KWARNING: Failed [^\r\n]*\r?\nstored \d+ \| already present", stream), stream
 
 
+@pytest.mark.slow
 def test_full_scrapy_logs_at_debug_and_still_no_shared_line(terminal, slow_list, tmp_path):
     url_file, settings = slow_list
     raw = tmp_path / "raw.log"

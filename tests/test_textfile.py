@@ -87,6 +87,7 @@ def test_an_invalid_utf16_sequence_costs_its_line(tmp_path):
     assert results[2].line_number == 3
 
 
+@pytest.mark.slow
 def test_a_large_utf16_file_is_read_lazily(tmp_path):
     path = tmp_path / "big.txt"
     with open(path, "wb") as out:

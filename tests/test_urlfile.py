@@ -6,6 +6,7 @@ import hashlib
 import io
 from collections import Counter
 
+import pytest
 from PIL import Image
 
 from demo import images
@@ -17,6 +18,7 @@ def _by_name(files: dict[str, bytes]) -> dict[str, bytes]:
     return {path.rsplit("/", 1)[-1]: body for path, body in files.items()}
 
 
+@pytest.mark.slow
 def test_every_format_is_stored_byte_for_byte(run_urlfile, server):
     result = run_urlfile([server.url(path) for path in SAMPLES])
 
@@ -39,6 +41,7 @@ def test_every_format_is_stored_byte_for_byte(run_urlfile, server):
     assert any(name.startswith("271947-") for name in names), "the original file name is recognisable"
 
 
+@pytest.mark.slow
 def test_bad_lines_are_skipped_with_a_warning_and_counted(run_urlfile, server, tmp_path):
     good = server.url("/photos/271947.jpg")
     lines = [
@@ -83,6 +86,7 @@ def test_bad_lines_are_skipped_with_a_warning_and_counted(run_urlfile, server, t
     assert "rejected lines:  11" in result.log
 
 
+@pytest.mark.slow
 def test_one_bad_line_costs_one_line(server, tmp_path):
     """NUL, Latin-1 and escape codes in the middle of a list: those lines are skipped, the rest stored."""
     good = [server.url(path) for path in SAMPLES]
@@ -116,6 +120,7 @@ def test_one_bad_line_costs_one_line(server, tmp_path):
     assert "urls.txt:5: skipped, contains the control character U+001B (at column 1)" in result.log
 
 
+@pytest.mark.slow
 def test_a_utf16_list_with_a_bom_is_read(server, tmp_path):
     lines = [server.url("/photos/271947.jpg"), "# saved as Unicode by Notepad", server.url("/photos/alpha.png")]
     url_file = tmp_path / "urls.txt"
@@ -132,6 +137,7 @@ def test_a_utf16_list_with_a_bom_is_read(server, tmp_path):
     assert result.summary["stored"] == 2 and result.summary["rejected_lines"] == 0
 
 
+@pytest.mark.slow
 def test_urls_as_a_browser_takes_them(run_urlfile, server):
     """Upper-case scheme, spaces and Chinese in the path and query, an internationalised host name."""
     spaced = server.add_image("/summer%20photos/beach%201.jpg", images.jpeg("beach"))
@@ -172,6 +178,7 @@ def test_urls_as_a_browser_takes_them(run_urlfile, server):
     assert chinese and images.sha256(server.files["/%E7%9B%B8%E5%86%8C/%E6%98%A5%E6%97%A5.png"][1]) in stored
 
 
+@pytest.mark.slow
 def test_duplicates_are_downloaded_once(run_urlfile, server):
     url = server.url("/photos/modern.webp")
     server.forget_requests()
@@ -197,6 +204,7 @@ FAILURES = {
 }
 
 
+@pytest.mark.slow
 def test_each_failure_is_rejected_named_and_counted(run_urlfile, server):
     """Every kind of failure in one run; test_pipelines checks each reason in-process as well."""
     urls = {server.url(path): reason for path, reason in FAILURES.items()}
@@ -213,6 +221,7 @@ def test_each_failure_is_rejected_named_and_counted(run_urlfile, server):
     assert list((result.store / ".imagescraper" / "incoming").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_404_is_not_retried_but_500_is_until_it_succeeds(run_urlfile, server):
     server.forget_requests()
     flaky = server.url("/flaky/f500/500/2/photos/271947.jpg")
@@ -227,6 +236,7 @@ def test_404_is_not_retried_but_500_is_until_it_succeeds(run_urlfile, server):
     assert images.sha256(SAMPLES["/photos/271947.jpg"]) in {images.sha256(b) for b in result.stored_files().values()}
 
 
+@pytest.mark.slow
 def test_503_with_retry_after_waits_that_long(run_urlfile, server):
     server.forget_requests()
     result = run_urlfile([server.url("/retry-after/ra1/2/photos/alpha.png")])
@@ -237,6 +247,7 @@ def test_503_with_retry_after_waits_that_long(run_urlfile, server):
     assert times[1] - times[0] >= 1.9
 
 
+@pytest.mark.slow
 def test_retry_after_is_capped(run_urlfile, server):
     server.forget_requests()
     result = run_urlfile(
@@ -248,6 +259,7 @@ def test_retry_after_is_capped(run_urlfile, server):
     assert 0.9 <= times[1] - times[0] < 10
 
 
+@pytest.mark.slow
 def test_timeouts_are_failures_with_their_reason(run_urlfile, server):
     result = run_urlfile(
         [server.url("/hang/a.jpg"), server.url("/drip/b.jpg")], settings={"DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 0}
@@ -257,6 +269,7 @@ def test_timeouts_are_failures_with_their_reason(run_urlfile, server):
     assert result.summary["failed_by_reason"] == {"timeout": 2}
 
 
+@pytest.mark.slow
 def test_a_redirect_chain_is_followed(run_urlfile, server):
     url = server.url("/redirect/3/photos/moving.gif")
     result = run_urlfile([url])
@@ -267,6 +280,7 @@ def test_a_redirect_chain_is_followed(run_urlfile, server):
     assert result.manifest()[0]["url"] == url
 
 
+@pytest.mark.slow
 def test_a_rerun_fetches_only_what_is_missing_or_cut_and_replace_fetches_all(run_urlfile, server):
     urls = [server.url(path) for path in SAMPLES]
     first = run_urlfile(urls)
@@ -296,6 +310,7 @@ def test_a_rerun_fetches_only_what_is_missing_or_cut_and_replace_fetches_all(run
     assert replaced.summary["stored"] == 4 and replaced.stored_files() == stored
 
 
+@pytest.mark.slow
 def test_a_title_never_leaves_the_store(run_urlfile, server, tmp_path):
     """test_paths proves every hostile title; this proves the spider's -a title goes through it."""
     store = tmp_path / "deep" / "store"
@@ -306,6 +321,7 @@ def test_a_title_never_leaves_the_store(run_urlfile, server, tmp_path):
     assert [p for p in tmp_path.rglob("*.jpg") if store not in p.parents] == []
 
 
+@pytest.mark.slow
 def test_a_bad_argument_or_input_file_stops_at_once(run_urlfile, tmp_path, server):
     binary = tmp_path / "photo.jpg"
     binary.write_bytes(SAMPLES["/photos/271947.jpg"])

@@ -129,6 +129,7 @@ def test_unsupported_format_is_refused():
         inspect_image(out.getvalue(), max_pixels=LIMIT)
 
 
+@pytest.mark.slow
 def test_the_limit_is_on_decoded_bytes_so_long_strips_pass():
     """A 1080 x 60,000 px LOFTER strip (64.8 million pixels) is stored under the default limit;
     the 200-million-pixel bomb, and a colour image of the same memory, are not."""
