@@ -1,8 +1,10 @@
 """A deterministic corpus of real images for the benchmark.
 
-Mostly JPEG, some PNG with alpha, some animated GIF; sizes drawn from a log-normal distribution with
-a median of about 60 KB, clipped to 20-500 KB, and every file re-encoded until it is within those
-bounds. The same N, seed and VERSION always give the same files, so runs on different days compare.
+Two mixes: "jpeg" (85% JPEG, 10% PNG with alpha, 5% animated GIF, like a photo site) and
+"illustration" (55% JPEG, 40% PNG, 5% GIF, like LOFTER's drawings and comics). Sizes are drawn
+from a log-normal distribution with a median of about 60 KB, clipped to 20-500 KB, and every file
+is re-encoded until it is within those bounds. The same N, seed, mix and VERSION always give the
+same files, so runs on different days compare.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ MEDIAN_BYTES = 60_000
 MIN_BYTES, MAX_BYTES = 20_000, 500_000
 # Bytes per pixel of the noisy pictures below, measured once; only used to pick dimensions.
 BYTES_PER_PIXEL = {"jpg": 0.37, "png": 2.0, "gif": 3.3}
+# Share of JPEG and of PNG in each mix; the rest are animated GIFs.
+MIXES = {"jpeg": (0.85, 0.10), "illustration": (0.55, 0.40)}
 # Bumped whenever the same N and seed would give other files, so an old build is not reused.
 VERSION = 2
 
@@ -57,20 +61,22 @@ def _encode_pixels(kind: str, rng: random.Random, pixels: float) -> bytes:
     return out.getvalue()
 
 
-def build(folder: Path, count: int, seed: int = 20261121) -> list[dict]:
-    """Write COUNT images into FOLDER (reusing an earlier identical build) and return their list:
-    name, size and SHA-256 of each."""
+def build(folder: Path, count: int, seed: int = 20261121, mix: str = "jpeg") -> list[dict]:
+    """Write COUNT images of MIX into FOLDER (reusing an earlier identical build) and return their
+    list: name, size and SHA-256 of each."""
+    jpeg_share, png_share = MIXES[mix]
     index_path = folder / "index.json"
+    wanted = (count, seed, VERSION, mix)
     if index_path.exists():
         index = json.loads(index_path.read_text())
-        if (index.get("count"), index.get("seed"), index.get("version")) == (count, seed, VERSION):
+        if (index.get("count"), index.get("seed"), index.get("version"), index.get("mix", "jpeg")) == wanted:
             return index["files"]
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     files = []
     for number in range(count):
         roll = rng.random()
-        kind = "jpg" if roll < 0.85 else "png" if roll < 0.95 else "gif"
+        kind = "jpg" if roll < jpeg_share else "png" if roll < jpeg_share + png_share else "gif"
         target = int(min(max(rng.lognormvariate(math.log(MEDIAN_BYTES), 0.7), MIN_BYTES), MAX_BYTES))
         body = _encode(kind, rng, target)
         name = f"{number // 1000:03d}/img-{number:07d}.{kind}"
@@ -78,5 +84,6 @@ def build(folder: Path, count: int, seed: int = 20261121) -> list[dict]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
         files.append({"name": name, "size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
-    index_path.write_text(json.dumps({"count": count, "seed": seed, "version": VERSION, "files": files}))
+    index = {"count": count, "seed": seed, "version": VERSION, "mix": mix, "files": files}
+    index_path.write_text(json.dumps(index))
     return files

@@ -124,11 +124,19 @@ class GuardedResolver(CachingThreadedResolver):
 
 
 class AddressGuardMiddleware:
-    """Downloader middleware: fail any request whose target is not a public http(s) address."""
+    """Downloader middleware: fail any request whose target is not a public http(s) address.
+
+    The verdict on a host's address is kept for the run, like the resolver's own cache of its
+    answer: the thousands of images of one host cost one check, and the resolver still checks the
+    address each connection really uses."""
+
+    # Hosts whose verdict is kept; a list of more distinct hosts starts the memory over.
+    KEEP_HOSTS = 10_000
 
     def __init__(self, allow_hosts: frozenset[tuple[str, int]], resolve):
         self.allow_hosts = allow_hosts
         self._resolve = resolve
+        self._verdicts: dict[str, tuple[str, str] | None] = {}  # host -> (host as shown, why blocked) or None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler):
@@ -145,14 +153,25 @@ class AddressGuardMiddleware:
         port = parts.port or _DEFAULT_PORTS[scheme]
         if (host, port) in self.allow_hosts:
             return None
+        try:
+            verdict = self._verdicts[host]
+        except KeyError:
+            verdict = await self._judge(host)
+        if verdict:
+            shown, reason = verdict
+            raise BlockedRequest(f"{shown}:{port} is {reason}; list it in IMAGESCRAPER_ALLOW_HOSTS to allow it")
+        return None
+
+    async def _judge(self, host: str) -> tuple[str, str] | None:
         address = literal_address(host)
         if address is None:
             address = await maybe_deferred_to_future(self._resolve(host))
         reason = blocked_reason(address)
-        if reason:
-            shown = host if address == host else f"{host} ({address})"
-            raise BlockedRequest(f"{shown}:{port} is {reason}; list it in IMAGESCRAPER_ALLOW_HOSTS to allow it")
-        return None
+        verdict = (host if address == host else f"{host} ({address})", reason) if reason else None
+        if len(self._verdicts) >= self.KEEP_HOSTS:
+            self._verdicts.clear()
+        self._verdicts[host] = verdict
+        return verdict
 
 
 class EnvironmentProxyMiddleware(HttpProxyMiddleware):

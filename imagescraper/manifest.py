@@ -55,11 +55,6 @@ class DropEntry:
     reason: str
 
 
-def url_key(url: str) -> str:
-    """The identity of an image URL in the store: its canonical form."""
-    return canonical_url(url)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -111,13 +106,13 @@ def parse_line(line: bytes) -> ImageEntry | DropEntry | None:
         if not isinstance(url, str) or not isinstance(path, str):
             return None
         if "dropped" in record:
-            return DropEntry(url_key(url), url, path, str(record["dropped"]))
+            return DropEntry(canonical_url(url), url, path, str(record["dropped"]))
         size, sha256 = int(record["bytes"]), record["sha256"]
         if not isinstance(sha256, str):
             return None
         extra = {name: value for name, value in record.items() if name not in CORE_FIELDS}
         return ImageEntry(
-            key=url_key(url),
+            key=canonical_url(url),
             url=url,
             path=path,
             bytes=size,

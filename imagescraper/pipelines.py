@@ -32,6 +32,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,13 @@ def item_folders_of(adapter: ItemAdapter) -> list[str]:
     )
 
 
+# Threads that check, hash and write images. The checks themselves take turns (validation.py lets
+# one image at a time decode), so at most one core decodes and the event loop, which drives every
+# download, keeps the other on a 2-core machine; the other threads hash (without the GIL) and wait
+# for the disk's syncs meanwhile. asyncio's default pool (cores + 4 threads) ran up to six decodes.
+CHECK_THREADS = 4
+
+
 class OriginalImagesPipeline(ImagesPipeline):
     def __init__(self, store_uri, *, crawler):
         super().__init__(store_uri, crawler=crawler)
@@ -91,6 +99,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         self._failed_urls: set[str] = set()
         self._ignored_fields: set[str] = set()
         self._log_filter = DropMediaTracebacks(ImageFailed)
+        self._checker = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="imagescraper-check")
         # The lock is held until the engine stops, so the run report is written under it.
         crawler.signals.connect(self._release_store, signal=signals.engine_stopped)
 
@@ -119,6 +128,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         logging.getLogger(MEDIA_LOGGER).removeFilter(self._log_filter)
 
     def _release_store(self):
+        self._checker.shutdown(wait=True)
         self.image_store.close()
 
     # -- overridable interface of the media pipelines ------------------------------------------
@@ -158,7 +168,9 @@ class OriginalImagesPipeline(ImagesPipeline):
         try:
             # One trip to a worker thread per image: decoding, hashing and writing all take
             # CPU or disk time that the event loop needs for the other downloads.
-            key, image = await asyncio.to_thread(self._validate_and_store, response, request, info, item)
+            key, image = await asyncio.get_running_loop().run_in_executor(
+                self._checker, self._validate_and_store, response, request, info, item
+            )
         except RejectedImage as rejected:
             raise ImageFailed(url, rejected.reason, rejected.detail) from None
         self.stats.inc_value(runstats.STORED)

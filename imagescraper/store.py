@@ -34,6 +34,7 @@ from pathlib import Path
 
 from imagescraper import manifest
 from imagescraper.durable import DirectorySyncs, sync_file
+from imagescraper.identity import canonical_url
 from imagescraper.manifest import DropEntry, ImageEntry
 from imagescraper.startup_errors import InputError, StoreBusyError
 from imagescraper.storeindex import TAIL_BYTES, StoreIndex, index_path, remove_index_files
@@ -190,7 +191,7 @@ class ImageStore:
 
     def drop(self, url: str, path: str, reason: str) -> None:
         """Forget a stored URL (``checkstore --repair``): the next run fetches it again."""
-        self._record(DropEntry(manifest.url_key(url), url, path, reason), manifest.drop_line(url, path, reason))
+        self._record(DropEntry(canonical_url(url), url, path, reason), manifest.drop_line(url, path, reason))
 
     def _record(self, entry: ImageEntry | DropEntry, line: bytes) -> None:
         with self._write_lock:

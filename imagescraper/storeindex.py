@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from imagescraper import manifest
+from imagescraper.identity import canonical_url
 from imagescraper.manifest import DropEntry, ImageEntry
 from imagescraper.startup_errors import InputError
 
@@ -97,14 +98,14 @@ class StoreIndex:
             why = index._created
         elif why is None and index.covers() > 0 and not index._matches(manifest_path):
             why = "the manifest no longer matches the index (replaced or cut)"
-        elif why is None and index.covers() > 0 and index._state("key_probe") != manifest.url_key(_KEY_PROBE):
+        elif why is None and index.covers() > 0 and index._state("key_probe") != canonical_url(_KEY_PROBE):
             why = "URLs are compared differently since it was made"
         if why is not None:
             with index._transaction():
                 index._db.execute("DELETE FROM images")
                 index._set_covered(0, b"")
         with index._transaction():
-            index._db.execute("UPDATE state SET value = ? WHERE name = 'key_probe'", (manifest.url_key(_KEY_PROBE),))
+            index._db.execute("UPDATE state SET value = ? WHERE name = 'key_probe'", (canonical_url(_KEY_PROBE),))
         return index, index._catch_up(manifest_path, why)
 
     @classmethod

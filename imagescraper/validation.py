@@ -1,23 +1,34 @@
 """Deciding whether downloaded bytes are a complete image worth storing.
 
-A pure function of the bytes: :func:`inspect_image` decodes every frame with Pillow (a
-truncated file fails here, not in the user's viewer), refuses decompression bombs before
-decoding, and reports the real format so the stored file gets the right extension. It is
-CPU work, so the pipeline runs it in a thread, off the event loop.
+A pure function of the bytes: :func:`inspect_image` reads the header with Pillow, refuses
+decompression bombs before anything is decoded, and then proves that all of the image's data is
+there and intact: JPEG and PNG with the cheaper checks of ``imagedata.py`` (every compressed byte
+read, no pixels built), the other formats by decoding every frame with Pillow. A warning from
+Pillow's decoders (an APNG it falls back to a still for, an icon of the wrong size) is a failure
+too: it means pixels the browser would not show. It reports the real format so the stored file
+gets the right extension. It is CPU work, so the pipeline runs it in a thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import PIL
 from PIL import Image, UnidentifiedImageError
+
+from imagescraper.imagedata import CorruptData, check_jpeg, check_png
 
 # Formats a browser shows, with the extension their files get. Anything else Pillow can read
 # (PSD, PCX, EPS...) is refused: the store is served to web browsers.
 EXTENSIONS = {
     "JPEG": ".jpg",
+    # A JPEG with more pictures appended (cameras' previews, 3D photos); browsers show the first.
+    "MPO": ".jpg",
     "PNG": ".png",
     "GIF": ".gif",
     "WEBP": ".webp",
@@ -26,6 +37,12 @@ EXTENSIONS = {
     "ICO": ".ico",
     "AVIF": ".avif",
 }
+# Warnings from Pillow about metadata only: the pixels are all there.
+_HARMLESS_WARNINGS = ("XMP data", "Image appears to be a malformed MPO", "Corrupt EXIF", "Possibly corrupt EXIF",
+                      "Metadata Warning")  # fmt: skip
+_PIL_DIR = os.path.dirname(PIL.__file__)
+# warnings.catch_warnings swaps module-wide state: one image at a time may be inside it.
+_warnings_lock = threading.Lock()
 # An animation may decode this many times the per-frame limit over all its frames.
 ANIMATION_BUDGET = 8
 # Pillow keeps one byte a pixel for these modes, two for 16-bit grey and four for the rest.
@@ -67,28 +84,30 @@ def inspect_image(
     """Check *body*; the size limit is on decoded bytes (runs use that), or pixels, or both."""
     if not body:
         raise RejectedImage("empty", "the server sent an empty body")
-    with warnings.catch_warnings():
-        # Pillow only warns between its own limit and twice that; our limit is checked below.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with _pillow_warnings_fail():
         try:
             image = Image.open(io.BytesIO(body))
         except Image.DecompressionBombError as exc:
             raise RejectedImage("decompression-bomb", str(exc)) from None
-        except UnidentifiedImageError:
-            raise RejectedImage("not-an-image", _describe_non_image(body)) from None
         except Exception as exc:  # Pillow plugins raise assorted errors on garbage headers
+            signature = _signature(body)
+            if signature:
+                raise RejectedImage("truncated", f"{signature} image whose header is cut or damaged ({exc})") from None
+            if isinstance(exc, UnidentifiedImageError):
+                raise RejectedImage("not-an-image", _describe_non_image(body)) from None
             raise RejectedImage("not-an-image", f"unreadable image header ({exc})") from None
         with image:
-            return _check_decoded(image, max_pixels, max_decoded_bytes, min_width, min_height)
+            return _check_data(image, body, (max_pixels, max_decoded_bytes), min_width, min_height)
 
 
-def _check_decoded(
-    image: Image.Image, max_pixels: int | None, max_bytes: int | None, min_width: int, min_height: int
+def _check_data(
+    image: Image.Image, body: bytes, limits: tuple[int | None, int | None], min_width: int, min_height: int
 ) -> ImageFacts:
     fmt = image.format or ""
     if fmt not in EXTENSIONS:
         raise RejectedImage("unsupported-format", f"{fmt or 'unknown'} images are not stored")
     width, height = image.size
+    max_pixels, max_bytes = limits
     frame_bytes = decoded_bytes(image.mode, width, height)
     if max_pixels is not None and width * height > max_pixels:
         raise RejectedImage("decompression-bomb", f"{width}x{height} is more than {max_pixels} pixels")
@@ -101,14 +120,20 @@ def _check_decoded(
     if width < min_width or height < min_height:
         raise RejectedImage("too-small", f"{width}x{height} is below {min_width}x{min_height}")
     try:
-        frames = getattr(image, "n_frames", 1)  # counting frames reads through the whole file
-        too_many_pixels = max_pixels is not None and frames * width * height > max_pixels * ANIMATION_BUDGET
-        if too_many_pixels or (max_bytes is not None and frames * frame_bytes > max_bytes * ANIMATION_BUDGET):
-            raise RejectedImage("decompression-bomb", f"{frames} frames of {width}x{height} is too much to decode")
-        for index in range(frames):
-            image.seek(index)
-            image.load()
-    except RejectedImage:
+        if fmt in ("JPEG", "MPO"):
+            check_jpeg(body)
+            return ImageFacts("JPEG", ".jpg", width, height, 1)
+        if fmt == "PNG":
+            frames = image.n_frames  # from the acTL chunk, read with the header
+            _limit_frames(frames, width, height, frame_bytes, limits)
+            frames = check_png(body)
+        else:
+            frames = getattr(image, "n_frames", 1)  # counting frames reads through the whole file
+            _limit_frames(frames, width, height, frame_bytes, limits)
+            for index in range(frames):
+                image.seek(index)
+                image.load()
+    except (RejectedImage, CorruptData):
         raise
     except Image.DecompressionBombError as exc:
         raise RejectedImage("decompression-bomb", str(exc)) from None
@@ -117,6 +142,52 @@ def _check_decoded(
             "truncated", f"the image data is incomplete or corrupt ({type(exc).__name__}: {exc})"
         ) from None
     return ImageFacts(fmt, EXTENSIONS[fmt], width, height, frames)
+
+
+def _limit_frames(frames: int, width: int, height: int, frame_bytes: int, limits: tuple[int | None, int | None]):
+    max_pixels, max_bytes = limits
+    too_many_pixels = max_pixels is not None and frames * width * height > max_pixels * ANIMATION_BUDGET
+    if too_many_pixels or (max_bytes is not None and frames * frame_bytes > max_bytes * ANIMATION_BUDGET):
+        raise RejectedImage("decompression-bomb", f"{frames} frames of {width}x{height} is too much to decode")
+
+
+@contextmanager
+def _pillow_warnings_fail():
+    """Turn what Pillow's plugins warn about while reading an image into a ``truncated`` failure,
+    and corrupt compressed data (``CorruptData``) into the same; warnings from elsewhere are shown
+    as usual."""
+    with _warnings_lock:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # Pillow only warns between its own limit and twice that; our limit is checked instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                yield
+            except CorruptData as exc:
+                raise RejectedImage("truncated", f"the image data is incomplete or corrupt ({exc})") from None
+    lost = None
+    for record in caught:
+        text = str(record.message)
+        if record.filename.startswith(_PIL_DIR):
+            if lost is None and not text.startswith(_HARMLESS_WARNINGS):
+                lost = text
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    if lost is not None:
+        raise RejectedImage("truncated", f"Pillow could not read all of the image ({lost})")
+
+
+def _signature(body: bytes) -> str | None:
+    """The format a body's first bytes announce (a cut or damaged image), or None."""
+    if body.startswith(b"\xff\xd8\xff"):
+        return "a JPEG"
+    if body.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "a PNG"
+    if body.startswith((b"GIF87a", b"GIF89a")):
+        return "a GIF"
+    if body.startswith(b"RIFF") and body[8:12] == b"WEBP":
+        return "a WebP"
+    return None
 
 
 def _describe_non_image(body: bytes) -> str:

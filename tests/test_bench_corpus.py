@@ -42,6 +42,19 @@ def test_every_file_is_a_whole_image_of_the_planned_mix_and_size(tmp_path):
     assert 40_000 < statistics.median(entry["size"] for entry in files) < 90_000
 
 
+def test_the_illustration_mix_is_at_least_35_percent_png(tmp_path):
+    files = corpus.build(tmp_path, COUNT, mix="illustration")
+    kinds = Counter(entry["name"].rsplit(".", 1)[1] for entry in files)
+    assert kinds["png"] >= COUNT * 0.35, kinds
+    assert kinds["jpg"] >= COUNT * 0.4 and kinds["gif"] > 0, kinds
+    for entry in files:
+        body = (tmp_path / entry["name"]).read_bytes()
+        assert corpus.MIN_BYTES <= len(body) <= corpus.MAX_BYTES, entry
+        inspect_image(body, max_pixels=50_000_000)
+    # The mix is part of what a build is: the other mix is never reused in its place.
+    assert corpus.build(tmp_path, COUNT) != files
+
+
 def test_a_build_is_reused_only_when_it_matches(tmp_path, monkeypatch):
     files = corpus.build(tmp_path, 10)
     index = json.loads((tmp_path / "index.json").read_text())

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, urlsplit
 
 import pytest
+from scrapy import Request
+from twisted.internet import defer
 
 from demo.imageserver import ImageServer
 from imagescraper.config import parse_allow_hosts
-from imagescraper.guard import blocked_reason, literal_address
+from imagescraper.guard import AddressGuardMiddleware, BlockedRequest, blocked_reason, literal_address
 
 
 @pytest.mark.parametrize(
@@ -222,3 +225,26 @@ def test_with_the_environment_proxy_on_the_guard_checks_each_target_first(run_ur
     assert sorted(proxy_in_environment.seen) == sorted([allowed, internal[-1]])
     [stored] = result.stored_files().values()
     assert stored == server.files["/photos/alpha.png"][1]
+
+
+def test_each_host_is_resolved_and_judged_once_per_run():
+    """The middleware keeps its verdict per host: one DNS question for a host's thousand images, and a
+    blocked host stays blocked (with the same message) for every later request and port."""
+    asked = []
+    answers = {"cdn.example": "93.184.215.14", "rebind.example": "10.0.0.5"}
+
+    def resolve(host):
+        asked.append(host)
+        return defer.succeed(answers[host])
+
+    guard = AddressGuardMiddleware(frozenset(), resolve)
+
+    async def requests():
+        for number in range(3):
+            assert await guard.process_request(Request(f"https://cdn.example/{number}.jpg")) is None
+        for port in (80, 8080):
+            with pytest.raises(BlockedRequest, match=rf"rebind.example \(10.0.0.5\):{port} is a private address"):
+                await guard.process_request(Request(f"http://rebind.example:{port}/x.jpg"))
+
+    asyncio.run(requests())
+    assert asked == ["cdn.example", "rebind.example"]

@@ -19,7 +19,8 @@ from PIL import Image
 from demo import images
 from demo.crawling import REPO, crawl, crawl_command, start_crawl, stored_files
 from demo.imageserver import ImageServer
-from imagescraper.manifest import ImageEntry, image_line, url_key
+from imagescraper.identity import canonical_url
+from imagescraper.manifest import ImageEntry, image_line
 from imagescraper.paths import image_file_name, item_folders, store_relpath
 from imagescraper.store import ImageStore
 from imagescraper.storeindex import StoreIndex
@@ -201,7 +202,7 @@ def test_rerun_over_ten_thousand_stored_urls_makes_no_requests(tmp_path):
         urls = [server.url(f"/tiny/{n}.png") for n in range(10_000)]
         for url in urls:
             path = store_relpath(item_folders(post_title=f"127.0.0.1:{server.port}"), image_file_name(url, ".png"))
-            entry = ImageEntry(url_key(url), url, path, len(tiny), images.sha256(tiny))
+            entry = ImageEntry(canonical_url(url), url, path, len(tiny), images.sha256(tiny))
             store.add(entry, tiny, image_line(entry, {})[0])
         store.close()
         url_file = tmp_path / "urls.txt"

@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 
 from imagescraper import store as store_module
-from imagescraper.manifest import ImageEntry, image_line, url_key
+from imagescraper.identity import canonical_url
+from imagescraper.manifest import ImageEntry, image_line
 from imagescraper.startup_errors import InputError, StoreBusyError
 from imagescraper.store import INDEX_BATCH, ImageStore, StoredImage
 from imagescraper.storeindex import StoreIndex
@@ -18,7 +19,7 @@ FORK = multiprocessing.get_context("fork")
 
 
 def _entry(url: str, path: str, body: bytes, **fields) -> ImageEntry:
-    return ImageEntry(url_key(url), url, path, len(body), f"{len(body):064x}", format="JPEG", title="t", **fields)
+    return ImageEntry(canonical_url(url), url, path, len(body), f"{len(body):064x}", format="JPEG", title="t", **fields)
 
 
 def _add(store: ImageStore, url: str, path: str, body: bytes) -> StoredImage:
@@ -56,7 +57,7 @@ def test_add_writes_the_file_its_manifest_line_and_its_index_row(tmp_path):
     assert list(store.incoming.iterdir()) == []
     store.close()
     reader = StoreIndex.open_reader(tmp_path)
-    assert reader.get(url_key("http://h/a.jpg")).path == "h/a-1.jpg"
+    assert reader.get(canonical_url("http://h/a.jpg")).path == "h/a-1.jpg"
     reader.close()
 
 
@@ -223,7 +224,7 @@ def test_replace_keeps_one_current_entry_and_the_manifest_keeps_history(tmp_path
     store.close()
     assert [r["path"] for r in _manifest(tmp_path)] == ["old/a.jpg", "new/a.jpg"]
     reader = StoreIndex.open_reader(tmp_path)
-    assert reader.count() == 1 and reader.get(url_key("http://h/a.jpg")).path == "new/a.jpg"
+    assert reader.count() == 1 and reader.get(canonical_url("http://h/a.jpg")).path == "new/a.jpg"
     reader.close()
 
     (tmp_path / ".imagescraper" / "index.sqlite").unlink()
@@ -312,14 +313,14 @@ def test_an_image_after_a_quiet_spell_is_indexed_at_once(tmp_path, monkeypatch):
     store = _opened(tmp_path)
     _add(store, "http://h/alone.jpg", "h/alone.jpg", b"alone")
     reader = StoreIndex.open_reader(tmp_path)
-    assert reader.get(url_key("http://h/alone.jpg")).path == "h/alone.jpg"
+    assert reader.get(canonical_url("http://h/alone.jpg")).path == "h/alone.jpg"
     reader.close()
     store.close()
 
 
 def _read_index(root, queue):
     reader = StoreIndex.open_reader(root)
-    queue.put((reader.count(), reader.get(url_key("http://h/0.jpg")).path))
+    queue.put((reader.count(), reader.get(canonical_url("http://h/0.jpg")).path))
     reader.close()
 
 

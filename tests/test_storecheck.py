@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from imagescraper.manifest import ImageEntry, image_line, url_key
+from imagescraper.identity import canonical_url
+from imagescraper.manifest import ImageEntry, image_line
 from imagescraper.store import ImageStore
 from imagescraper.storecheck import StoreCheck
 
@@ -27,7 +28,7 @@ def root(tmp_path) -> Path:
     store.open()
     for path, body in BODIES.items():
         url = _url(path)
-        entry = ImageEntry(url_key(url), url, path, len(body), hashlib.sha256(body).hexdigest())
+        entry = ImageEntry(canonical_url(url), url, path, len(body), hashlib.sha256(body).hexdigest())
         store.add(entry, body, image_line(entry, {})[0])
     store.close()
     return root
@@ -50,7 +51,7 @@ def _still_listed(root: Path, path: str) -> bool:
     store = ImageStore(root, durable=False)
     store.open()
     try:
-        return store.lookup(url_key(_url(path))) is not None
+        return store.lookup(canonical_url(_url(path))) is not None
     finally:
         store.close()
 

@@ -1,7 +1,7 @@
 """The exact requests LOFTER's app clients send, as pure data: path, query and form fields.
 
 Working clients (research/lofter.md section 13: gallery-dl 1.32.18, lftr, RSSHub, Loftify)
-agree on these; tests/test_lofter_forms.py pins each one against the notes so a later change
+agree on these; tests/test_lofter_api.py pins each one against the notes so a later change
 cannot drift from them. The blog domain is always ``<name>.lofter.com``, the LOFTER host name,
 whatever serves the pages (a mirror, or the fake site in the tests).
 """
