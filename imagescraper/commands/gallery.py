@@ -13,16 +13,19 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from imagescraper.config import GalleryConfig
-from imagescraper.gallery.build import GalleryBuilder
-from imagescraper.gallery.render import Renderer, SiteOptions, relative_files_url
-from imagescraper.gallery.serve import GalleryServer
-from imagescraper.gallery.site_index import write_site_index
 from imagescraper.startup_errors import ExitStatus, InputError, StartupError
+
+if TYPE_CHECKING:
+    from imagescraper.gallery.build import GalleryBuilder
+
+# The gallery's modules (Jinja2, Pillow's WebP) are imported when the command runs: Scrapy
+# imports every command module at the start of every `scrapy crawl`.
 
 logger = logging.getLogger("imagescraper")
 
@@ -32,6 +35,9 @@ def _inside(inner: Path, outer: Path) -> bool:
 
 
 def builder_for(config: GalleryConfig) -> GalleryBuilder:
+    from imagescraper.gallery.build import GalleryBuilder
+    from imagescraper.gallery.render import SiteOptions, relative_files_url
+
     store, gallery = Path(config.store), Path(config.gallery_dir)
     if not (store / ".imagescraper").is_dir():
         raise InputError(
@@ -92,6 +98,9 @@ class Command(ScrapyCommand):
         index = Path(config.gallery_dir).resolve() / "index.html"
         print(f"gallery: {index} ({report.summary()})", flush=True)
         if opts.site_index:
+            from imagescraper.gallery.render import Renderer
+            from imagescraper.gallery.site_index import write_site_index
+
             parent = Path(config.gallery_dir).resolve().parent
             # The page above the galleries is named after the machine: each server shows its own.
             renderer = Renderer(replace(builder.renderer.options, title=socket.gethostname()))
@@ -101,6 +110,8 @@ class Command(ScrapyCommand):
             self._serve(config, opts.port)
 
     def _serve(self, config: GalleryConfig, port: int) -> None:
+        from imagescraper.gallery.serve import GalleryServer
+
         try:
             server = GalleryServer(Path(config.gallery_dir), Path(config.store), port=port)
         except OSError as exc:
