@@ -426,7 +426,7 @@ def test_one_of_everything_is_singular(tmp_path):
     store.add(images.jpeg("one"), ["solo"], "one-0000000000000a05.jpg", title="solo")
     report = builder(store_root, gallery).build()
     summary = report.summary()
-    for phrase in ("1 manifest record read (1 new)", "1 thumbnail made", "1 folder rendered", "0 manifest lines"):
+    for phrase in ("1 manifest record read (1 new)", "1 thumbnail made", "1 album rendered", "0 manifest lines"):
         assert phrase in summary, summary
     assert "1 image in 1 folder," in Page(gallery / "index.html").all_text
     assert "The newest 1 image," in Page(gallery / "recent.html").all_text

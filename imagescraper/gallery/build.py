@@ -55,7 +55,7 @@ class BuildReport:
         kind = "full build" if self.full else "incremental build"
         read = counted(self.records_read, "manifest record")
         videos = f", {counted(self.videos_read, 'video')} among them" if self.videos_read else ""
-        folders = f"{counted(self.albums_changed, 'folder')} {'rendered' if self.full else 'changed'}"
+        folders = f"{counted(self.albums_changed, 'album')} {'rendered' if self.full else 'changed'}"
         return (
             f"gallery {kind}: {read} read ({self.new_records} new{videos}), "
             f"{counted(self.thumbnails_made, 'thumbnail')} made, "
