@@ -76,7 +76,7 @@ class StoreIndex:
     @classmethod
     def open_reader(cls, store_root: str | os.PathLike[str]) -> StoreIndex:
         """Read-only access for scripts and the gallery; needs no lock and may run beside a run."""
-        path = index_path(Path(store_root) / ".imagescraper")
+        path = index_path(Path(store_root).resolve() / ".imagescraper")
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: run a crawl (or scrapy checkstore) on the store first")
         return cls(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False))
