@@ -121,5 +121,5 @@ def test_remaining_is_known_once_the_run_is_over():
 def test_the_first_line_echoes_flags_as_typed():
     urlfile = SimpleNamespace(name="urlfile", arguments=("path", "title", "replace"), path="u.txt", replace=True)
     assert run_line(urlfile) == "urlfile with path=u.txt, replace=true"
-    described = SimpleNamespace(name="lofter", describe_run=lambda: "blog 'ceshi' with videos=true")
-    assert run_line(described) == "lofter blog 'ceshi' with videos=true"
+    described = SimpleNamespace(name="lofter", describe_run=lambda: "on blog 'ceshi' with videos=true")
+    assert run_line(described) == "lofter on blog 'ceshi' with videos=true"
