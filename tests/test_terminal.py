@@ -18,6 +18,7 @@ import pytest
 
 from demo import images
 from demo.crawling import REPO, crawl_command
+from demo.fakelofter import FakeLofter
 from demo.imageserver import ImageServer
 from imagescraper.terminal import ERASE_LINE, StatusLine
 
@@ -203,3 +204,22 @@ def test_ctrl_c_is_answered_on_the_screen_and_nothing_is_retried_after_it(termin
     assert lines[-1] == "[exit 1]"
     # each hanging URL was asked once: the timeouts after Ctrl-C were not retried
     assert sorted(r.path for r in hangs) == sorted({r.path for r in hangs}) and hangs
+
+
+@pytest.mark.slow
+def test_a_lofter_run_on_a_big_blog_fits_on_one_screen(terminal, tmp_path):
+    store = tmp_path / "store"
+    with FakeLofter() as site:
+        settings = {**site.settings(), "DOWNLOAD_SLOTS": '{"lofter-pages": {"concurrency": 1, "delay": 0}}'}
+        command = crawl_command("lofter", store, {"domain": "many", "max_pages": "4", "replace": "true"}, settings)
+        screen = terminal.run(command, tmp_path / "raw.log")
+
+    lines = _screen_lines(screen)
+    assert lines[0] == f"Running lofter on blog 'many' with max_pages=4, replace=true; images go to {store}", screen
+    assert "has no images" not in screen  # 186 posts without images: counted, not listed
+    assert "  skipped posts-without-images: 186" in lines
+    assert [line for line in lines if " | remaining " in line] == [
+        "stored 2 | already present 0 | failed 0 | remaining 0"
+    ]
+    assert "rejected lines" not in screen
+    assert len(lines) < 20, screen
