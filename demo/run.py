@@ -77,23 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo: manifest {store}/.imagescraper/manifest.jsonl, summary {store}/.imagescraper/last-run.json")
 
     gallery = output / "gallery"
-    command = [
-        sys.executable,
-        "-m",
-        "scrapy",
-        "gallery",
-        "-s",
-        f"IMAGES_STORE={store}",
-        "-s",
-        f"IMAGESCRAPER_GALLERY_DIR={gallery}",
-        "-s",
-        "IMAGESCRAPER_GALLERY_TITLE=imagescraper demo",
+    settings = [
+        *("-s", f"IMAGES_STORE={store}"),
+        *("-s", f"IMAGESCRAPER_GALLERY_DIR={gallery}"),
+        *("-s", "IMAGESCRAPER_GALLERY_TITLE=imagescraper demo"),
     ]
-    gallery_status = subprocess.run(command, cwd=REPO).returncode
+    gallery_status = subprocess.run([sys.executable, "-m", "scrapy", "gallery", *settings], cwd=REPO).returncode
     print(f"\ndemo: gallery finished with exit status {gallery_status}")
     print(f"demo: open the gallery in a browser: file://{quote(str(gallery))}/index.html")
-    print(
-        f"demo: or serve it on 127.0.0.1: .venv/bin/scrapy gallery --serve -s IMAGES_STORE={shlex.quote(str(store))} "
-        f"-s IMAGESCRAPER_GALLERY_DIR={shlex.quote(str(gallery))}"
-    )
+    # The same settings as the build above, so serving it finds nothing to rebuild or rename.
+    print(f"demo: or serve it on 127.0.0.1: {shlex.join(['.venv/bin/scrapy', 'gallery', '--serve', *settings])}")
     return urlfile_status or lofter_status or gallery_status

@@ -26,6 +26,7 @@ class ProjectConfig:
     max_video_bytes: int
     max_url_length: int
     items_in_flight: int
+    host_items_in_flight: int
     retry_backoff_base: float
     retry_backoff_max: float
     retry_after_max: float
@@ -60,6 +61,8 @@ class ProjectConfig:
             max_url_length=_number(settings, "IMAGESCRAPER_MAX_URL_LENGTH", int, minimum=16),
             items_in_flight=_number(settings, "IMAGESCRAPER_ITEMS_IN_FLIGHT", int, minimum=0)
             or 2 * _number(settings, "CONCURRENT_REQUESTS", int, minimum=1),
+            host_items_in_flight=_number(settings, "IMAGESCRAPER_HOST_ITEMS_IN_FLIGHT", int, minimum=0)
+            or 2 * _number(settings, "CONCURRENT_REQUESTS_PER_DOMAIN", int, minimum=1),
             retry_backoff_base=_number(settings, "IMAGESCRAPER_RETRY_BACKOFF_BASE", float, minimum=0),
             retry_backoff_max=_number(settings, "IMAGESCRAPER_RETRY_BACKOFF_MAX", float, minimum=0),
             retry_after_max=_number(settings, "IMAGESCRAPER_RETRY_AFTER_MAX", float, minimum=0),

@@ -6,6 +6,8 @@ count it under ``imagescraper/failed/<reason>``, log it once and list it in the 
 
 from __future__ import annotations
 
+import re
+
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -43,10 +45,23 @@ _REASONS: list[tuple[tuple[type[BaseException], ...], str]] = [
 ]
 
 
+# Scrapy's download handlers say "Getting <url> took longer than 15.0 seconds."
+_TIMEOUT_TEXT = re.compile(r"Getting \S+ (took longer than .+?)\.?")
+
+
+def _detail(url: str, exc: BaseException) -> str:
+    """The exception's words without the URL: the failure line names it already."""
+    text = str(exc)
+    timeout = _TIMEOUT_TEXT.fullmatch(text)
+    if timeout:
+        return timeout[1]
+    return text.replace(url, "the URL") if url else text
+
+
 def classify(url: str, exc: BaseException) -> ImageFailed:
     if isinstance(exc, ImageFailed):
         return exc
     for classes, reason in _REASONS:
         if isinstance(exc, classes):
-            return ImageFailed(url, reason, str(exc) or type(exc).__name__)
-    return ImageFailed(url, "error", f"{type(exc).__name__}: {exc}")
+            return ImageFailed(url, reason, _detail(url, exc) or type(exc).__name__)
+    return ImageFailed(url, "error", f"{type(exc).__name__}: {_detail(url, exc)}")

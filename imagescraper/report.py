@@ -59,6 +59,8 @@ class RunSummary:
     fleet: dict | None = None
     # Why a crawl ended before its source did (a page limit), in the spider's words.
     stopped_early: str | None = None
+    # A spider reading an input file (urlfile) has lines to reject; a crawling spider has none.
+    reads_a_file: bool = False
 
     @classmethod
     def from_stats(cls, stats: dict, spider: str, finish_reason: str) -> RunSummary:
@@ -90,6 +92,7 @@ class RunSummary:
             exit_status=int(status),
             fleet=stats.get(runstats.FLEET),
             stopped_early=stats.get(runstats.STOPPED_EARLY),
+            reads_a_file=runstats.INPUT_COMPLETE in stats,
         )
 
     @property
@@ -102,8 +105,9 @@ class RunSummary:
         out.append(f"  already present: {self.already_present}")
         out.append(f"  failed:          {self.failed}")
         out += [f"    {reason}: {count}" for reason, count in self.failed_by_reason.items()]
-        out.append(f"  rejected lines:  {self.rejected_lines}")
-        out += [f"    {reason}: {count}" for reason, count in self.rejected_by_reason.items()]
+        if self.reads_a_file or self.rejected_lines:
+            out.append(f"  rejected lines:  {self.rejected_lines}")
+            out += [f"    {reason}: {count}" for reason, count in self.rejected_by_reason.items()]
         if self.retries:
             out.append(f"  retries:         {self.retries}")
         if self.errors:
@@ -121,9 +125,41 @@ class RunSummary:
                 f"  NOT FINISHED ({self.finish_reason}): " + (", and ".join(missing) or "stopped before the end")
             )
         out += fleet_lines(self.fleet)
-        meaning = "all images stored or already present" if self.exit_status == 0 else "some images are missing"
-        out.append(f"  exit status:     {self.exit_status} ({meaning})")
+        out.append(f"  exit status:     {self.exit_status} ({self.meaning()})")
         return out
+
+    def meaning(self) -> str:
+        """What the exit status says, in the words of what happened."""
+        if self.exit_status == 0:
+            return "all images stored or already present"
+        unsettled = self.finish_reason != "finished" or not self.input_complete or self.not_attempted
+        causes = []
+        if self.failed:
+            causes.append("some images are missing")
+        if self.errors:
+            # Page errors hide images the run never saw; with nothing read at all, say so plainly.
+            nothing_read = not (self.queued or self.stored or self.already_present or self.skipped)
+            causes.append("nothing could be read" if nothing_read else "page errors: some posts or pages were not read")
+        if unsettled:
+            causes.append("the run stopped before the end")
+        return "; ".join(causes) or "some images are missing"
+
+
+def _typed(value) -> str:
+    # A flag parsed to a bool is echoed the way it is typed on the command line.
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def run_line(spider) -> str:
+    """The spider and what it reads: its own words when it has them (``describe_run``), else
+    the arguments that have a value."""
+    describe = getattr(spider, "describe_run", None)
+    if describe is not None:
+        return f"{spider.name} {describe()}"
+    given = [
+        f"{name}={_typed(value)}" for name in getattr(spider, "arguments", ()) if (value := getattr(spider, name, None))
+    ]
+    return f"{spider.name} with {', '.join(given)}" if given else spider.name
 
 
 def fleet_lines(fleet: dict | None) -> list[str]:
@@ -163,15 +199,7 @@ class RunReport:
         if self.terminal is not None:
             # Scrapy installs its final log handler after the extensions are made.
             keep_log_lines_above(get_scrapy_root_handler(), self.terminal)
-        given = [
-            f"{name}={value}" for name in getattr(spider, "arguments", ()) if (value := getattr(spider, name, None))
-        ]
-        logger.info(
-            "Running %s%s; images go to %s",
-            spider.name,
-            f" with {', '.join(given)}" if given else "",
-            self.stats.get_value(runstats.STORE) or "no store",
-        )
+        logger.info("Running %s; images go to %s", run_line(spider), self.stats.get_value(runstats.STORE) or "no store")
         if self.interval > 0:
             self._loop = task.LoopingCall(self.show_progress)
             self._loop.start(self.interval, now=False)
@@ -180,11 +208,12 @@ class RunReport:
         if len(self.failures) < MAX_LISTED_FAILURES:
             self.failures.append({"url": url, "reason": reason, "detail": detail})
 
-    def progress_line(self) -> str:
+    def progress_line(self, *, over: bool = False) -> str:
+        """The counts so far; ``remaining`` is "?" only while the input is still being read."""
         get = self.stats.get_value
         done = sum(get(k, 0) for k in (runstats.STORED, runstats.ALREADY_PRESENT, runstats.FAILED))
         queued = get(runstats.QUEUED, 0)
-        remaining = str(max(queued - done, 0)) if get(runstats.INPUT_COMPLETE) else "?"
+        remaining = str(max(queued - done, 0)) if over or get(runstats.INPUT_COMPLETE) else "?"
         return (
             f"stored {get(runstats.STORED, 0)} | already present {get(runstats.ALREADY_PRESENT, 0)}"
             f" | failed {get(runstats.FAILED, 0)} | remaining {remaining}"
@@ -200,7 +229,7 @@ class RunReport:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         if self.terminal is not None:
-            self.terminal.show(self.progress_line())
+            self.terminal.show(self.progress_line(over=True))
             self.terminal.finish()
         summary = RunSummary.from_stats(self.stats.get_stats(), spider.name, reason)
         summary.failures = self.failures

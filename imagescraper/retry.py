@@ -7,7 +7,8 @@ stats, the give-up log, all through Scrapy's public ``get_retry_request``) and a
 A waiting retry holds nothing that other hosts need: the spider is told (``retry_wait_started``)
 so the item's place in the pipeline goes to the next URL, and an image download stops counting
 against ``CONCURRENT_REQUESTS`` while it waits. When the run starts closing (Ctrl-C,
-``CLOSESPIDER_TIMEOUT``, a scrapyd cancel) every wait ends at once and the last answer stands,
+``CLOSESPIDER_TIMEOUT``, a scrapyd cancel) nothing is retried any more, every wait ends at once
+and the last answer stands,
 so a run never outlives its deadline by a Retry-After.
 """
 
@@ -66,13 +67,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return middleware
 
     async def process_response(self, request, response):
-        if (
-            response.status not in BACKOFF_STATUSES
-            or response.status not in self.retry_http_codes
-            or request.meta.get("dont_retry", False)
-        ):
-            return super().process_response(request, response)
+        if response.status not in self.retry_http_codes or request.meta.get("dont_retry", False):
+            return response
+        if engine_is_closing(self.crawler.engine):
+            return response  # a stopped run retries nothing: this answer stands
         reason = response_status_message(response.status)
+        if response.status not in BACKOFF_STATUSES:
+            return self._get_retry_request(request, reason) or response
         attempt = request.meta.get("retry_times", 0) + 1
         if attempt > request.meta.get("max_retry_times", self.max_retry_times):
             return self._get_retry_request(request, reason) or response  # gives up: logged and counted
@@ -87,6 +88,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if delay > 0 and not await self._wait(request, delay):
             return response  # the run is closing: no retry, this answer stands
         return self._get_retry_request(request, reason) or response
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
+            return None
+        if engine_is_closing(self.crawler.engine):
+            return None  # a stopped run retries nothing: a timeout after Ctrl-C is final
+        return self._get_retry_request(request, exception)
 
     def _get_retry_request(self, request, reason):
         return get_retry_request(

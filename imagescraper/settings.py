@@ -64,6 +64,11 @@ DOWNLOADER = "imagescraper.scrapy_compat.SlotLimitedDownloader"
 # 0: twice CONCURRENT_REQUESTS, so that while some images are being checked and written the
 # next ones are already downloading.
 IMAGESCRAPER_ITEMS_IN_FLIGHT = 0
+# ...and of those, how many may be for one host (the URL file is read on past a host's lines
+# when it has this many): a host that never answers cannot hold every place while the
+# downloader lets it have only CONCURRENT_REQUESTS_PER_DOMAIN requests at once. 0: twice
+# CONCURRENT_REQUESTS_PER_DOMAIN.
+IMAGESCRAPER_HOST_ITEMS_IN_FLIGHT = 0
 
 # --- Timeouts and retries -----------------------------------------------------------------------
 # A server that never answers, or drips one byte a second, costs at most 15 s per attempt;

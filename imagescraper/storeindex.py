@@ -57,18 +57,26 @@ def index_path(meta_dir: Path) -> Path:
 
 
 class StoreIndex:
-    """One SQLite connection, shared by the threads of a run behind one lock."""
+    """One SQLite connection, shared by the threads of a run behind one lock.
 
-    def __init__(self, connection: sqlite3.Connection, *, created: str | None = None):
+    A run's writer also has a second, read-only connection for :meth:`get`: the lookups come
+    from the event loop, and in WAL mode they need not wait for a batch being written.
+    """
+
+    def __init__(
+        self, connection: sqlite3.Connection, *, created: str | None = None, reader: sqlite3.Connection | None = None
+    ):
         self._db = connection
         self._lock = threading.Lock()
         self._created = created  # why the tables were just made, if they were
+        self._reader = reader or connection
+        self._read_lock = threading.Lock() if reader is not None else self._lock
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open_reader(cls, store_root: str | os.PathLike[str]) -> StoreIndex:
         """Read-only access for scripts and the gallery; needs no lock and may run beside a run."""
-        path = index_path(Path(store_root) / ".imagescraper")
+        path = index_path(Path(store_root).resolve() / ".imagescraper")
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: run a crawl (or scrapy checkstore) on the store first")
         return cls(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False))
@@ -129,11 +137,16 @@ class StoreIndex:
         except sqlite3.DatabaseError:
             db.close()
             raise
-        return cls(db, created=created)
+        reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        reader.execute("PRAGMA query_only = ON")
+        return cls(db, created=created, reader=reader)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._reader is not self._db:
+            with self._read_lock:
+                self._reader.close()
 
     @contextmanager
     def _transaction(self):
@@ -221,8 +234,8 @@ class StoreIndex:
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, key: str) -> ImageEntry | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM images WHERE key = ?", (key,)).fetchone()
+        with self._read_lock:
+            row = self._reader.execute(f"SELECT {', '.join(_COLUMNS)} FROM images WHERE key = ?", (key,)).fetchone()
         return ImageEntry(*row) if row else None
 
     def has_path(self, path: str) -> bool:

@@ -121,6 +121,8 @@ class _PersonsView(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
             return True
+        if record.name == "scrapy.crawler" and str(record.msg).startswith("Received "):
+            return True  # "Received SIGINT, shutting down gracefully. Send again to force": the answer to Ctrl-C
         return not record.name.startswith(("scrapy.", "twisted")) and record.name != "scrapy"
 
 

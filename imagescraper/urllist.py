@@ -67,7 +67,9 @@ def open_url_file(path: str) -> BinaryIO:
     try:
         stream = open(path, "rb")  # noqa: SIM115 - the spider closes it when done
     except FileNotFoundError:
-        raise InputError(f"URL file {path!r} does not exist: check the path given with -a path=") from None
+        raise InputError(
+            f"URL file {path!r} does not exist ({os.path.abspath(path)}): check the path given with -a path="
+        ) from None
     except PermissionError:
         raise InputError(f"URL file {path!r} is not readable: check its permissions") from None
     except OSError as exc:

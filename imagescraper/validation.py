@@ -92,7 +92,9 @@ def inspect_image(
         except Exception as exc:  # Pillow plugins raise assorted errors on garbage headers
             signature = _signature(body)
             if signature:
-                raise RejectedImage("truncated", f"{signature} image whose header is cut or damaged ({exc})") from None
+                # Pillow's "cannot identify image file <_io.BytesIO object at 0x...>" says nothing more.
+                why = f" ({exc})" if not isinstance(exc, UnidentifiedImageError) else ""
+                raise RejectedImage("truncated", f"{signature} image whose header is cut or damaged{why}") from None
             if isinstance(exc, UnidentifiedImageError):
                 raise RejectedImage("not-an-image", _describe_non_image(body)) from None
             raise RejectedImage("not-an-image", f"unreadable image header ({exc})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -40,11 +41,23 @@ def test_demo_stores_every_sample_and_reruns_clean(tmp_path):
     assert "uses the file: scheme" in first.stderr
     # The gallery of the demo store, and how to open it.
     assert f"open the gallery in a browser: file://{tmp_path}/gallery/index.html" in first.stdout
-    assert "scrapy gallery --serve" in first.stdout
-    assert re.search(r"\b20 images in 7 folders\b", (tmp_path / "gallery" / "index.html").read_text(encoding="utf-8"))
+    index_text = (tmp_path / "gallery" / "index.html").read_text(encoding="utf-8")
+    assert re.search(r"\b20 images in 2 folders \(7 albums\)", index_text)
+    # The printed "serve it" command names the same settings: run without --serve, it finds
+    # nothing to rebuild and the gallery keeps its title.
+    [hint] = [line for line in first.stdout.splitlines() if "serve it on 127.0.0.1: " in line]
+    served = shlex.split(hint.split("serve it on 127.0.0.1: ", 1)[1])
+    assert served[:3] == [".venv/bin/scrapy", "gallery", "--serve"]
+    index_before = (tmp_path / "gallery" / "index.html").read_bytes()
+    rebuild = subprocess.run([sys.executable, "-m", "scrapy", "gallery", *served[3:]], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert rebuild.returncode == 0 and "incremental build: 0 manifest records read" in rebuild.stdout, rebuild.stdout
+    assert " 0 pages written" in rebuild.stdout
+    assert (tmp_path / "gallery" / "index.html").read_bytes() == index_before
+    assert "<title>All folders · imagescraper demo</title>" in index_before.decode("utf-8")
 
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0
     assert len(re.findall(r"^\s*already present: 10$", second.stderr, re.M)) == 2, second.stderr
     assert stored_files(tmp_path / "images") == stored
-    assert "incremental build: 0 new manifest records" in second.stdout
+    assert "incremental build: 0 manifest records read (0 new)" in second.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from html.parser import HTMLParser
@@ -12,7 +13,8 @@ import pytest
 from PIL import Image
 
 from demo import images
-from demo.storemaker import folder_for
+from demo.fakelofter.data import sample_mp4
+from demo.storemaker import StoreMaker, folder_for
 from imagescraper.gallery import thumbs
 from imagescraper.gallery.build import GalleryLock
 from imagescraper.startup_errors import StoreBusyError
@@ -77,7 +79,7 @@ def test_a_first_build_makes_every_page_and_two_thumbnail_sizes(site):
     ) as t:
         assert t.size == (240, 240)  # a 320x240 photo: the crop is never enlarged
     index = Page(gallery / "index.html")
-    assert "19 images in 7 folders" in index.all_text
+    assert "19 images in 2 folders (7 albums)" in index.all_text
     recent = (gallery / "recent.html").read_text(encoding="utf-8")
     assert recent.count('<section class="recent">') == 7  # one group per folder, newest first
     assert recent.index("js_2000/index.html") < recent.index("images.example/index.html")
@@ -337,9 +339,99 @@ def test_images_dropped_by_checkstore_repair_leave_the_gallery(site):
     assert first["sha256"] not in (album / "index.html").read_text()
     assert not (gallery / "a" / "ceshi" / "js_2000").exists()
     assert "js_2000" not in (gallery / "a" / "ceshi" / "index.html").read_text()
-    assert "17 images in 6 folders" in Page(gallery / "index.html").all_text
+    assert "17 images in 2 folders (6 albums)" in Page(gallery / "index.html").all_text
     assert first["sha256"] not in (gallery / "recent.html").read_text()
     # The same from scratch.
     builder(store_root, gallery).build(full=True)
-    assert "17 images in 6 folders" in Page(gallery / "index.html").all_text
+    assert "17 images in 2 folders (6 albums)" in Page(gallery / "index.html").all_text
     assert len(list(album.glob("_*.html"))) == 7 and not (gallery / "a" / "ceshi" / "js_2000").exists()
+
+
+def _add_video(store, folders: list[str], name: str, title: str, post_id: str) -> dict:
+    """A video line as the pipeline writes it for lofter -a videos=true: an MP4, no pixels known."""
+    body = sample_mp4(name)
+    path = "/".join([*folders, name])
+    (store.root / path).parent.mkdir(parents=True, exist_ok=True)
+    (store.root / path).write_bytes(body)
+    record = {"url": f"https://vod.example/{name}", "path": path, "sha256": hashlib.sha256(body).hexdigest(),
+              "bytes": len(body), "width": None, "height": None, "format": "MP4", "frames": None, "title": title,
+              "stored_at": "2026-11-02T10:00:00+00:00", "post_url": f"https://ceshi.lofter.com/post/1cf5_{post_id}",
+              "post_title": title, "tags": [], "published": "", "media": "video",
+              "fetched_from": f"https://vod.example/{name}?sign=1"}  # fmt: skip
+    store.append(record)
+    return record
+
+
+def test_videos_are_shown_and_counted_as_videos_never_as_unreadable_images(tmp_path, caplog):
+    store_root, gallery = tmp_path / "store", tmp_path / "gallery"
+    store = make_store(store_root)
+    only = _add_video(store, folder_for("视频", "3000", blog="ceshi"), "clip-0000000000000a01.mp4", "视频", "3000")
+    mixed_folder = folder_for("混合", "3001", blog="ceshi")
+    picture = store.add(images.jpeg("mixed"), mixed_folder, "pic-0000000000000a02.jpg", title="混合",
+                        extra={"post_title": "混合"})  # fmt: skip
+    _add_video(store, mixed_folder, "clip-0000000000000a03.mp4", "混合", "3001")
+    with caplog.at_level("WARNING"):
+        report = builder(store_root, gallery).build()
+    assert report.thumbnails_failed == {} and report.videos_read == 2 and report.records_read == store.count + 2
+    assert "leaves out" not in caplog.text and "0 images unreadable" in report.summary()
+    assert "2 videos among them" in report.summary()
+    album = gallery / "a" / "ceshi" / "视频_3000"
+    page = Page(album / "index.html")
+    assert "1 video ·" in page.all_text and "0 images" not in page.all_text
+    tiles = [attrs for tag, attrs in page.tags if tag == "a" and attrs.get("class") == "videotile"]
+    assert len(tiles) == 1 and not [a for t, a in page.tags if t == "img"]
+    video_page = Page(album / unquote(tiles[0]["href"]))
+    [video] = [attrs for tag, attrs in video_page.tags if tag == "video"]
+    assert "controls" in video and (album / unquote(video["src"])).resolve() == (store_root / only["path"]).resolve()
+    assert "About this video" in video_page.all_text and "Dimensions" not in video_page.all_text
+    # The blog's page: a poster-less card for the video post, the picture as the mixed post's cover.
+    blog = Page(gallery / "a" / "ceshi" / "index.html")
+    assert "1 video" in blog.all_text and "1 image and 1 video" in blog.all_text
+    covers = [attrs["src"] for tag, attrs in blog.tags if tag == "img"]
+    assert any(picture["sha256"] in src for src in covers)
+    assert not any(only["sha256"] in src for src in covers)
+    assert "and 2 videos in 2 folders (9 albums)" in Page(gallery / "index.html").all_text
+    assert "1 video" in Page(gallery / "recent.html").all_text or "2 videos" in Page(gallery / "recent.html").all_text
+
+
+def test_a_title_that_says_nothing_shows_the_folder_name(tmp_path):
+    store_root, gallery = tmp_path / "store", tmp_path / "gallery"
+    store = make_store(store_root)
+    # The pipeline names the folder after the excerpt when the title cleans to nothing.
+    store.add(images.jpeg("dots"), ["ceshi", "晚霞的照片_3002"], "d-0000000000000a04.jpg", title="..",
+              extra={"post_title": ".."})  # fmt: skip
+    builder(store_root, gallery).build()
+    blog = Page(gallery / "a" / "ceshi" / "index.html")
+    titles = [text.strip() for text in blog.text if text.strip()]
+    assert "晚霞的照片_3002" in titles and ".." not in titles
+    album = Page(gallery / "a" / "ceshi" / "晚霞的照片_3002" / "index.html")
+    assert [t.strip() for t in album.text if t.strip()][:1] != [".."] and "晚霞的照片_3002" in album.all_text
+    assert ".." not in [t.strip() for t in album.text]
+
+
+def test_counts_agree_with_what_a_build_did(site):
+    store, store_root, gallery, first = site
+    on_disk = len(pages(gallery))
+    assert first.pages_total == on_disk == first.pages_written and first.pages_unchanged == 0
+    full = builder(store_root, gallery).build(full=True)
+    assert full.full and full.records_read == store.count and full.new_records == 0
+    assert full.pages_written + full.pages_unchanged == on_disk and full.pages_written <= 2  # the build time
+    assert f"{store.count} manifest records read (0 new)" in full.summary()
+    again = builder(store_root, gallery).build()
+    assert again.records_read == again.new_records == 0
+    assert again.pages_written == 0 and again.pages_unchanged == on_disk
+    assert f"0 pages written, {on_disk} unchanged" in again.summary()
+
+
+def test_one_of_everything_is_singular(tmp_path):
+    store_root, gallery = tmp_path / "store", tmp_path / "gallery"
+    store = StoreMaker(store_root)
+    store.add(images.jpeg("one"), ["solo"], "one-0000000000000a05.jpg", title="solo")
+    report = builder(store_root, gallery).build()
+    summary = report.summary()
+    for phrase in ("1 manifest record read (1 new)", "1 thumbnail made", "1 album rendered", "0 manifest lines"):
+        assert phrase in summary, summary
+    assert "1 image in 1 folder," in Page(gallery / "index.html").all_text
+    assert "The newest 1 image," in Page(gallery / "recent.html").all_text
+    assert "1 image" in Page(gallery / "a" / "solo" / "index.html").all_text
+    assert "1 images" not in " ".join(Page(p).all_text for p in pages(gallery))

@@ -7,6 +7,7 @@ to look at. axe-core comes from the axe-playwright-python package (its bundled a
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 
 from demo import images
 from demo.crawling import REPO
+from demo.fakelofter.data import sample_mp4
+from demo.storemaker import StoreMaker
 from imagescraper.gallery.serve import CONTENT_SECURITY_POLICY, GalleryServer
 from tests.gallerysite import builder, make_store
 
@@ -259,5 +262,60 @@ def test_screenshots_for_a_person_to_look_at(gallery, browser):
                 target = ARTIFACTS / f"{name}-{scheme}.png"
                 watched.page.screenshot(path=str(target))
                 assert target.stat().st_size > 10_000
+        finally:
+            watched.close()
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+TOPS = "sel => [...document.querySelectorAll(sel)].map(e => e.getBoundingClientRect()).map(r => [r.top, r.width])"
+
+
+def test_on_a_phone_two_cards_a_row_and_the_steps_on_one_line(gallery, browser):
+    server, gallery_dir = gallery
+    watched = Watched(browser, server)
+    watched.context.close()
+    watched.context = browser.new_context(**PHONE)
+    watched.page = watched.context.new_page()
+    base = urlsplit(server.url).path.rsplit("/", 1)[0]
+    try:
+        watched.open(album_path(server, "ceshi"))
+        cards = watched.page.evaluate(TOPS, ".card")
+        assert len(cards) >= 2 and cards[0][0] == cards[1][0] and all(width < 195 for _top, width in cards), cards
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        watched.page.screenshot(path=str(ARTIFACTS / "blog-phone.png"))
+        for image_page in sorted((gallery_dir / "a" / "images.example").glob("_*.html"))[:3]:
+            watched.open(f"{base}/a/images.example/{image_page.name}")
+            steps = watched.page.evaluate(TOPS, ".steps > *")
+            assert len(steps) == 3 and len({round(top) for top, _width in steps}) == 1, steps
+            assert watched.page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        watched.page.screenshot(path=str(ARTIFACTS / "image-phone.png"))
+        assert watched.problems == []
+    finally:
+        watched.close()
+
+
+def test_a_video_plays_under_the_production_policy(tmp_path, browser):
+    store_root, gallery_dir = tmp_path / "store", tmp_path / "gallery"
+    store = StoreMaker(store_root)
+    store.add(images.jpeg("beside"), ["ceshi", "视频_3000"], "pic-0000000000000a01.jpg", title="视频")
+    body = sample_mp4("browser")
+    path = "ceshi/视频_3000/clip-0000000000000a02.mp4"
+    (store_root / path).write_bytes(body)
+    store.append({"url": "https://vod.example/clip.mp4", "path": path, "sha256": hashlib.sha256(body).hexdigest(),
+                  "bytes": len(body), "format": "MP4", "title": "视频", "stored_at": "2026-11-02T10:00:00+00:00",
+                  "media": "video"})  # fmt: skip
+    builder(store_root, gallery_dir).build()
+    with GalleryServer(gallery_dir, store_root) as server:
+        watched = Watched(browser, server)
+        try:
+            album = album_path(server, "%E8%A7%86%E9%A2%91_3000").replace("/a/", "/a/ceshi/")
+            watched.open(album)
+            watched.page.click("a.videotile")
+            watched.page.wait_for_load_state("load")
+            with watched.page.expect_response(lambda r: r.url.endswith(".mp4")) as fetched:
+                watched.page.evaluate("() => document.querySelector('video').load()")
+            assert fetched.value.status in (200, 206)
+            assert fetched.value.headers["content-type"] == "video/mp4"
+            assert not [p for p in watched.problems if "Refused" in p or "Content Security Policy" in p]
         finally:
             watched.close()

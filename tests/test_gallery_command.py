@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -34,12 +35,18 @@ def test_build_then_update_then_full(tmp_path):
     store = make_store(tmp_path / "store")
     first = gallery(tmp_path / "store", tmp_path / "site")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert f"gallery: {tmp_path / 'site' / 'index.html'} (gallery full build: 19 new manifest records" in first.stdout
+    assert (
+        f"gallery: {tmp_path / 'site' / 'index.html'} (gallery full build: 19 manifest records read (19 new)"
+        in first.stdout
+    )
     assert "19 thumbnails made" in first.stdout
     again = gallery(tmp_path / "store", tmp_path / "site")
-    assert again.returncode == 0 and "incremental build: 0 new manifest records, 0 thumbnails made" in again.stdout
+    assert (
+        again.returncode == 0
+        and "incremental build: 0 manifest records read (0 new), 0 thumbnails made" in again.stdout
+    )
     full = gallery(tmp_path / "store", tmp_path / "site", "--full")
-    assert full.returncode == 0 and "full build: 19 new manifest records, 0 thumbnails made" in full.stdout
+    assert full.returncode == 0 and "full build: 19 manifest records read (0 new), 0 thumbnails made" in full.stdout
     assert store.count == 19
     # Originals are linked relative to the gallery folder, or under a base URL when one is given.
     page = next((tmp_path / "site" / "a" / "images.example").glob("_*.html")).read_text()
@@ -53,8 +60,13 @@ def test_build_then_update_then_full(tmp_path):
 @pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path):
     make_store(tmp_path / "store")
+    (tmp_path / "empty").mkdir()
     cases = [
-        (gallery(tmp_path / "nothing", tmp_path / "site"), "is not an image store (no .imagescraper/ inside)"),
+        (
+            gallery(tmp_path / "nothing", tmp_path / "site"),
+            f"IMAGES_STORE={str(tmp_path / 'nothing')!r} does not exist",
+        ),
+        (gallery(tmp_path / "empty", tmp_path / "site"), "is not an image store (no .imagescraper/ inside)"),
         (gallery(tmp_path / "store", tmp_path / "store" / "site"), "overlap: put the gallery in a folder of its own"),
         (gallery(tmp_path / "store", tmp_path / "site", IMAGESCRAPER_GALLERY_PAGE_SIZE="many"), "not a whole number"),
         (gallery(tmp_path / "store", tmp_path / "site", IMAGESCRAPER_GALLERY_PAGE_SIZE="0"), "is below 1"),
@@ -63,6 +75,40 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path):
         assert result.returncode == 2, result.stderr[-2000:]
         assert len(errors(result)) == 1 and message in errors(result)[0], result.stderr[-2000:]
     assert not (tmp_path / "store" / "site").exists()
+    unknown = gallery(tmp_path / "store", tmp_path / "site", "--foo")
+    assert unknown.returncode == 2 and "scrapy gallery has no option '--foo'" in unknown.stderr, unknown.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def on_a_terminal(*command: str) -> str:
+    """What a person sees running *command* with stdout and stderr on a terminal."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the command ended and the terminal closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert process.wait(timeout=120) == 0, seen
+    return seen.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_on_a_terminal_the_result_is_shown_once_without_scrapys_start_up_report(tmp_path):
+    make_store(tmp_path / "store")
+    shown = on_a_terminal(sys.executable, "-m", "scrapy", "gallery", "-s", f"IMAGES_STORE={tmp_path / 'store'}",
+                          "-s", f"IMAGESCRAPER_GALLERY_DIR={tmp_path / 'site'}")  # fmt: skip
+    assert shown.count("gallery full build: 19 manifest records read") == 1, shown
+    assert "Versions:" not in shown and "Scrapy" not in shown and "[imagescraper]" not in shown, shown
+    checked = on_a_terminal(sys.executable, "-m", "scrapy", "checkstore", "-s", f"IMAGES_STORE={tmp_path / 'store'}")
+    assert "\nimagescraper checkstore (" in checked.replace("\r", ""), checked
+    assert "[imagescraper]" not in checked and "Versions:" not in checked, checked
 
 
 @pytest.mark.slow

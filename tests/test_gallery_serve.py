@@ -6,6 +6,7 @@ import http.client
 
 import pytest
 
+from demo.fakelofter.data import sample_mp4
 from imagescraper.gallery.serve import CONTENT_SECURITY_POLICY, GalleryServer
 from tests.gallerysite import builder, make_store
 
@@ -61,3 +62,12 @@ def test_the_gallery_and_originals_are_served_with_the_headers(served):
 def test_nothing_else_is_served(served, path):
     status, _, body = get(served, path)
     assert status in (301, 404) and b"outside both folders" not in body and b"sha256" not in body
+
+
+@pytest.mark.slow
+def test_a_stored_video_is_served_as_mp4_and_the_pages_may_play_it(served, tmp_path):
+    clip = sample_mp4("served")
+    (tmp_path / "store" / "images.example" / "clip-0000000000000a01.mp4").write_bytes(clip)
+    status, headers, body = get(served, "/store/images.example/clip-0000000000000a01.mp4")
+    assert status == 200 and headers["content-type"] == "video/mp4" and body == clip
+    assert "media-src 'self'" in CONTENT_SECURITY_POLICY.split("; ")

@@ -292,3 +292,26 @@ def test_theme_pages_say_when_the_page_limit_leaves_posts_unread(plain_site, tmp
     posts = [s for s in plain_site.seen("many") if s.path.startswith("/post/")]
     assert len(posts) == 20, "the next page was looked at, not read"
     assert result.status == 0
+
+
+@pytest.mark.slow
+def test_the_run_says_what_it_reads_and_leaves_each_post_to_debug(plain_site, tmp_path):
+    result = run(plain_site, tmp_path / "store", domain="ceshi.lofter.com", videos="True")  # LOFTER's own address
+    assert result.status == 0, result.log
+    assert f"Running lofter on blog 'ceshi' with videos=true; images go to {tmp_path / 'store'}" in result.log
+    assert "has no images" not in result.log  # one line per post would flood a terminal
+    assert result.summary["skipped"] == {"posts-without-images": 1}
+    assert "0 with an error" in result.log and "error(s) reading" not in result.log
+    assert "rejected lines" not in result.log
+    debug = run(plain_site, tmp_path / "debug", {"LOG_LEVEL": "DEBUG"}, domain="ceshi")
+    assert "has no images" in debug.log and "Running lofter on blog 'ceshi'; images go to" in debug.log
+    assert debug.log.count("pass -a videos=true to store their videos") == 1
+
+
+@pytest.mark.slow
+def test_an_unknown_blog_ends_with_words_that_match_the_error(plain_site, tmp_path):
+    result = run(plain_site, tmp_path / "store", domain="nosuchblog")
+    assert result.status == 1
+    assert "0 with an error; 1 error(s) reading the blog, its pages or the API (see above)" in result.log
+    assert "exit status:     1 (nothing could be read)" in result.log
+    assert "some images are missing" not in result.log and "rejected lines" not in result.log

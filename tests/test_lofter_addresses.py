@@ -73,9 +73,11 @@ def test_the_template_decides_the_hosts():
     )
     assert fake.home("ceshi") == "http://ceshi.lofter.test:8080/"
     assert fake.page("ceshi", 2) == "http://ceshi.lofter.test:8080/?page=2"
-    # The real site's address is not one of this template's blogs.
-    with pytest.raises(InputError, match=r"^domain='https://ceshi\.lofter\.com/' is not a LOFTER blog, post, tag or"):
-        fake.parse_target("https://ceshi.lofter.com/")
+    # An address that is not one of this template's blogs.
+    with pytest.raises(
+        InputError, match=r"^domain='https://ceshi\.lofter\.example/' is not a LOFTER blog, post, tag or"
+    ):
+        fake.parse_target("https://ceshi.lofter.example/")
     with pytest.raises(InputError, match="must contain"):
         BlogUrls("https://lofter.com")
 
@@ -140,3 +142,29 @@ def test_image_addresses_in_post_content(url, addresses):
 def test_theme_pages_keep_only_lofter_post_images():
     assert image_addresses("https://pic.example.org/a/b.jpg") == []
     assert image_addresses("https://avaimg.lf127.net/img/a.jpg?imageView", any_host=False) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("ceshi.lofter.com", BlogTarget("ceshi")),
+        ("https://ceshi.lofter.com/", BlogTarget("ceshi")),
+        ("https://ceshi.lofter.com/post/12345678_1a0000001", PostTarget("ceshi", 0x12345678, 0x1A0000001)),
+        ("https://www.lofter.com/tag/摄影/week", TagTarget("摄影", "week")),
+        ("https://www.lofter.com/front/blog/collection/share?collectionId=7", CollectionTarget(7)),
+    ],
+)
+def test_lofter_addresses_are_understood_whatever_serves_the_pages(text, target):
+    """People copy LOFTER's addresses; a mirror or the fake site only changes where they are read."""
+    fake = BlogUrls("http://{blog}.lofter.test:8080")
+    assert fake.parse_target(text) == target
+    if isinstance(target, PostTarget):
+        assert fake.post(target.blog, target.permalink) == "http://ceshi.lofter.test:8080/post/12345678_1a0000001"
+
+
+@pytest.mark.parametrize(
+    "text", ["ceshi.lofter.com.evil.com", "https://ceshi.lofter.com/tag/x", "https://www.lofter.com/"]
+)
+def test_lofter_addresses_that_name_nothing_stay_refused_under_a_mirror(text):
+    with pytest.raises(InputError, match="is not a LOFTER blog"):
+        BlogUrls("http://{blog}.lofter.test:8080").parse_target(text)

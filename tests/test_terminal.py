@@ -12,11 +12,13 @@ import shutil
 import struct
 import subprocess
 import termios
+import time
 
 import pytest
 
 from demo import images
 from demo.crawling import REPO, crawl_command
+from demo.fakelofter import FakeLofter
 from demo.imageserver import ImageServer
 from imagescraper.terminal import ERASE_LINE, StatusLine
 
@@ -62,19 +64,36 @@ class Tmux:
         command = ["tmux", "-S", str(self.socket), "-f", str(self.config), *args]
         return subprocess.run(command, capture_output=True, text=True, check=True, timeout=timeout).stdout
 
-    def run(self, command: list[str], raw_log) -> str:
-        """Run *command* in the window; return the whole screen, history included, once it ends."""
+    def run(self, command: list[str], raw_log, *, interrupt_when: str | None = None) -> str:
+        """Run *command* in the window; return the whole screen, history included, once it ends.
+
+        With *interrupt_when*, press Ctrl-C once that text has been written to the terminal.
+        """
         tmux = shlex.join(["tmux", "-S", str(self.socket)])
-        script = f'{tmux} wait-for go; cd {shlex.quote(str(REPO))}; {shlex.join(command)}; echo "[exit $?]"; '
+        # The shell outlives a Ctrl-C (its trap is not inherited: the command gets SIGINT as usual).
+        script = f"trap true INT; {tmux} wait-for go; cd {shlex.quote(str(REPO))}; "
+        script += f'{shlex.join(command)}; echo "[exit $?]"; '
         script += f"{tmux} wait-for -S done; sleep 600"
         self.tmux("new-session", "-d", "-x", str(self.width), "-y", "50", "-s", "run", "sh", "-c", script)
         try:
             self.tmux("pipe-pane", "-t", "run", "-o", f"cat >> {shlex.quote(str(raw_log))}")
             self.tmux("wait-for", "-S", "go")
+            if interrupt_when is not None:
+                _wait_for_text(raw_log, interrupt_when)
+                self.tmux("send-keys", "-t", "run", "C-c")
             self.tmux("wait-for", "done", timeout=180)
             return self.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "run")
         finally:
             subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], capture_output=True)
+
+
+def _wait_for_text(path, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text("utf-8", "replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared on the terminal")
 
 
 @pytest.fixture
@@ -157,3 +176,50 @@ def test_full_scrapy_logs_at_debug_and_still_no_shared_line(terminal, slow_list,
     assert len(records) > 50 and all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[", line) for line in records)
     stream = raw.read_bytes().decode("utf-8", "replace")
     assert stream.count("stored ") > 5, "the progress line was drawn while DEBUG lines went by"
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_answered_on_the_screen_and_nothing_is_retried_after_it(terminal, tmp_path):
+    """Ctrl-C while downloads hang: the screen says so at once, the hanging downloads are given up
+    after one timeout (not retried), and the summary says the run did not finish."""
+    with ImageServer() as server:
+        good = [server.add_image(f"/ok/{n}.jpg", images.jpeg(f"c{n}")) for n in range(3)]
+        url_file = tmp_path / "urls.txt"
+        url_file.write_text("\n".join(good + [server.url(f"/hang/{n}.jpg") for n in range(6)]) + "\n")
+        settings = {
+            "IMAGESCRAPER_ALLOW_HOSTS": server.allow_setting,
+            "IMAGESCRAPER_PROGRESS_INTERVAL": 0.1,
+            "DOWNLOAD_TIMEOUT": 3,
+            "RETRY_TIMES": 2,
+        }
+        raw = tmp_path / "raw.log"
+        command = crawl_command("urlfile", tmp_path / "store", {"path": url_file}, settings)
+        screen = terminal.run(command, raw, interrupt_when="stored 3")
+        hangs = [r for r in server.requests if r.path.startswith("/hang/")]
+
+    lines = _screen_lines(screen)
+    assert any(line.startswith("Received SIGINT, shutting down gracefully") for line in lines), screen
+    assert "imagescraper summary (urlfile, shutdown):" in lines
+    assert any(line.startswith("  NOT FINISHED (shutdown)") for line in lines), screen
+    assert lines[-1] == "[exit 1]"
+    # each hanging URL was asked once: the timeouts after Ctrl-C were not retried
+    assert sorted(r.path for r in hangs) == sorted({r.path for r in hangs}) and hangs
+
+
+@pytest.mark.slow
+def test_a_lofter_run_on_a_big_blog_fits_on_one_screen(terminal, tmp_path):
+    store = tmp_path / "store"
+    with FakeLofter() as site:
+        settings = {**site.settings(), "DOWNLOAD_SLOTS": '{"lofter-pages": {"concurrency": 1, "delay": 0}}'}
+        command = crawl_command("lofter", store, {"domain": "many", "max_pages": "4", "replace": "true"}, settings)
+        screen = terminal.run(command, tmp_path / "raw.log")
+
+    lines = _screen_lines(screen)
+    assert lines[0] == f"Running lofter on blog 'many' with max_pages=4, replace=true; images go to {store}", screen
+    assert "has no images" not in screen  # 186 posts without images: counted, not listed
+    assert "  skipped posts-without-images: 186" in lines
+    assert [line for line in lines if " | remaining " in line] == [
+        "stored 2 | already present 0 | failed 0 | remaining 0"
+    ]
+    assert "rejected lines" not in screen
+    assert len(lines) < 20, screen

@@ -146,3 +146,13 @@ def test_the_limit_is_on_decoded_bytes_so_long_strips_pass():
     with pytest.raises(RejectedImage, match="IMAGESCRAPER_MAX_DECODED_BYTES"):
         inspect_image(colour, max_decoded_bytes=300 * 200 * 4 - 1)
     assert inspect_image(colour, max_decoded_bytes=300 * 200 * 4).width == 300
+
+
+@pytest.mark.parametrize("cut", [500, 100, 4])
+def test_a_jpeg_cut_inside_its_header_is_truncated_not_a_non_image(cut):
+    body = images.jpeg("t", size=(640, 480))[:cut]  # a real JPEG, as a dropped connection leaves it
+    with pytest.raises(RejectedImage) as caught:
+        inspect_image(body, max_pixels=LIMIT)
+    assert caught.value.reason == "truncated"
+    assert caught.value.detail.startswith("a JPEG image whose header is cut or damaged")
+    assert "BytesIO" not in caught.value.detail

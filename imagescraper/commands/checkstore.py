@@ -17,13 +17,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from scrapy.commands import ScrapyCommand
-from scrapy.exceptions import UsageError
 from scrapy.utils.log import configure_logging
 
+from imagescraper.commands import refuse_unknown
 from imagescraper.config import ProjectConfig
 from imagescraper.startup_errors import InputError, StartupError
 from imagescraper.store import ImageStore
 from imagescraper.storecheck import StoreCheck
+from imagescraper.terminal import install_quiet_terminal_logging, wants_quiet_terminal
 
 logger = logging.getLogger("imagescraper")
 
@@ -76,10 +77,18 @@ class Command(ScrapyCommand):
             "under .imagescraper/quarantine/; nothing is deleted",
         )
 
+    def process_options(self, args, opts) -> None:
+        super().process_options(args, opts)
+        # On a terminal the summary is shown as it is, without the log's timestamp (as for crawls).
+        self._quiet_terminal = wants_quiet_terminal(self.settings)
+        if self._quiet_terminal:
+            self.settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+
     def run(self, args, opts) -> None:
-        if args:
-            raise UsageError("checkstore takes no arguments: name the store with -s IMAGES_STORE=DIR")
+        refuse_unknown("checkstore", args, "name the store with -s IMAGES_STORE=DIR")
         configure_logging(self.settings)
+        if getattr(self, "_quiet_terminal", False):
+            install_quiet_terminal_logging(self.settings)
         try:
             config = ProjectConfig.from_settings(self.settings)
             store = ImageStore(store_root(str(self.settings.get("IMAGES_STORE") or "")), durable=config.durable)

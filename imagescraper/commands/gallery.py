@@ -13,16 +13,21 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
-from scrapy.exceptions import UsageError
+from scrapy.utils.log import configure_logging
 
+from imagescraper.commands import refuse_unknown
 from imagescraper.config import GalleryConfig
-from imagescraper.gallery.build import GalleryBuilder
-from imagescraper.gallery.render import Renderer, SiteOptions, relative_files_url
-from imagescraper.gallery.serve import GalleryServer
-from imagescraper.gallery.site_index import write_site_index
 from imagescraper.startup_errors import ExitStatus, InputError, StartupError
+from imagescraper.terminal import install_quiet_terminal_logging, wants_quiet_terminal
+
+if TYPE_CHECKING:
+    from imagescraper.gallery.build import GalleryBuilder
+
+# The gallery's modules (Jinja2, Pillow's WebP) are imported when the command runs: Scrapy
+# imports every command module at the start of every `scrapy crawl`.
 
 logger = logging.getLogger("imagescraper")
 
@@ -32,7 +37,15 @@ def _inside(inner: Path, outer: Path) -> bool:
 
 
 def builder_for(config: GalleryConfig) -> GalleryBuilder:
+    from imagescraper.gallery.build import GalleryBuilder
+    from imagescraper.gallery.render import SiteOptions, relative_files_url
+
     store, gallery = Path(config.store), Path(config.gallery_dir)
+    if not store.exists():
+        raise InputError(
+            f"IMAGES_STORE={config.store!r} does not exist: "
+            "pass the folder a crawl stored into with -s IMAGES_STORE=DIR"
+        )
     if not (store / ".imagescraper").is_dir():
         raise InputError(
             f"IMAGES_STORE={config.store!r} is not an image store (no .imagescraper/ inside): "
@@ -57,6 +70,8 @@ def builder_for(config: GalleryConfig) -> GalleryBuilder:
 
 class Command(ScrapyCommand):
     requires_project = True
+    # No crawler: Scrapy's start-up report (versions, settings) is not this command's business.
+    requires_crawler_process = False
     default_settings = {"LOG_LEVEL": "INFO"}
 
     def syntax(self):
@@ -77,9 +92,19 @@ class Command(ScrapyCommand):
             "(a server with one gallery per job)",
         )
 
+    def process_options(self, args, opts):
+        super().process_options(args, opts)
+        # On a terminal a person sees warnings, errors and the one result line, as for crawls.
+        self._quiet_terminal = wants_quiet_terminal(self.settings)
+        if self._quiet_terminal:
+            self.settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+
     def run(self, args, opts):
-        if args:
-            raise UsageError("scrapy gallery takes no arguments: the store and gallery folders are settings")
+        refuse_unknown("gallery", args, "the store and gallery folders are settings (-s IMAGES_STORE=DIR)")
+        quiet = getattr(self, "_quiet_terminal", False)
+        configure_logging(self.settings)
+        if quiet:
+            install_quiet_terminal_logging(self.settings)
         try:
             config = GalleryConfig.from_settings(self.settings)
             builder = builder_for(config)
@@ -88,10 +113,14 @@ class Command(ScrapyCommand):
             logger.error("%s", error)
             self.exitcode = int(error.exit_status)
             return
-        logger.info("%s", report.summary())
+        if not quiet:  # a log file or a journal keeps it too; on a terminal the line below says it
+            logger.info("%s", report.summary())
         index = Path(config.gallery_dir).resolve() / "index.html"
         print(f"gallery: {index} ({report.summary()})", flush=True)
         if opts.site_index:
+            from imagescraper.gallery.render import Renderer
+            from imagescraper.gallery.site_index import write_site_index
+
             parent = Path(config.gallery_dir).resolve().parent
             # The page above the galleries is named after the machine: each server shows its own.
             renderer = Renderer(replace(builder.renderer.options, title=socket.gethostname()))
@@ -101,6 +130,8 @@ class Command(ScrapyCommand):
             self._serve(config, opts.port)
 
     def _serve(self, config: GalleryConfig, port: int) -> None:
+        from imagescraper.gallery.serve import GalleryServer
+
         try:
             server = GalleryServer(Path(config.gallery_dir), Path(config.store), port=port)
         except OSError as exc:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from imagescraper.gallery import thumbs
 from imagescraper.gallery.model import ALBUMS, ancestors, build_tree, folder_dir, image_page_name
-from imagescraper.gallery.render import Renderer, SiteOptions
+from imagescraper.gallery.render import Renderer, SiteOptions, counted
 from imagescraper.gallery.source import DroppedRecord, ManifestSource, StoredRecord
 from imagescraper.gallery.state import RECENT, AlbumSummary, BuildState, StateStore, write_atomic
 from imagescraper.startup_errors import StoreBusyError
@@ -35,22 +35,34 @@ logger = logging.getLogger(__name__)
 @dataclass
 class BuildReport:
     full: bool = False
+    records_read: int = 0
     new_records: int = 0
+    videos_read: int = 0
     thumbnails_made: int = 0
     thumbnails_failed: dict[str, str] = field(default_factory=dict)
     albums_changed: int = 0
     pages_written: int = 0
-    pages_unchanged: int = 0
+    pages_total: int = 0
     pages_removed: int = 0
     skipped_lines: int = 0
 
+    @property
+    def pages_unchanged(self) -> int:
+        """The gallery's pages this build did not write (compared and equal, or not concerned)."""
+        return max(0, self.pages_total - self.pages_written)
+
     def summary(self) -> str:
         kind = "full build" if self.full else "incremental build"
+        read = counted(self.records_read, "manifest record")
+        videos = f", {counted(self.videos_read, 'video')} among them" if self.videos_read else ""
+        folders = f"{counted(self.albums_changed, 'album')} {'rendered' if self.full else 'changed'}"
         return (
-            f"gallery {kind}: {self.new_records} new manifest records, {self.thumbnails_made} thumbnails made, "
-            f"{len(self.thumbnails_failed)} images unreadable, {self.albums_changed} folders changed, "
-            f"{self.pages_written} pages written, {self.pages_unchanged} unchanged, {self.pages_removed} removed, "
-            f"{self.skipped_lines} manifest lines skipped"
+            f"gallery {kind}: {read} read ({self.new_records} new{videos}), "
+            f"{counted(self.thumbnails_made, 'thumbnail')} made, "
+            f"{counted(len(self.thumbnails_failed), 'image')} unreadable, {folders}, "
+            f"{counted(self.pages_written, 'page')} written, {self.pages_unchanged} unchanged, "
+            f"{self.pages_removed} removed, "
+            f"{counted(self.skipped_lines, 'manifest line')} skipped"
         )
 
 
@@ -100,23 +112,28 @@ class GalleryBuilder:
 
     # -- the steps ---------------------------------------------------------------------------------
     def _build(self, full: bool) -> None:
-        state = None if full else self.states.load()
+        previous = self.states.load()
+        state = None if full else previous
         if state is not None and state.render_key != self.renderer.key:
             state = None  # new templates or settings: every page changes
         source = ManifestSource(self.store_root)
-        records, position, from_start = source.read_since(state.position if state else None)
+        known = previous.position if previous else None
+        records, position, from_start = source.read_since(state.position if state else None, known)
         self.report.skipped_lines = source.skipped_lines
         if state is None or from_start:
             state = BuildState()
             self.states.clear_albums()
             self.report.full = True
-        self.report.new_records = len(records)
+        self.report.records_read = len(records)
+        self.report.new_records = source.new_records
+        self.report.videos_read = sum(1 for r in records if isinstance(r, StoredRecord) and r.is_video)
 
         records = self._with_thumbnails(records)
         changed = self._merge(state, records)
         self.report.albums_changed = len(changed)
         nodes = build_tree(state.albums)
         self._render(state, nodes, changed)
+        self.report.pages_total = self.renderer.pages_in_gallery(nodes)
         state.position = position
         state.render_key = self.renderer.key
         if self.report.full:
@@ -126,8 +143,8 @@ class GalleryBuilder:
     def _with_thumbnails(self, records: list) -> list:
         jobs = {}
         for record in records:
-            if isinstance(record, DroppedRecord):
-                continue
+            if isinstance(record, DroppedRecord) or record.is_video:
+                continue  # a video is shown by the browser itself: no thumbnail, never "unreadable"
             if record.sha256 not in jobs and not thumbs.have_thumbnails(self.gallery_dir, record.sha256, record.format):
                 jobs[record.sha256] = (self.store_root / record.path, record.format)
         failures = thumbs.make_all(jobs, self.gallery_dir, self.workers)
@@ -183,9 +200,10 @@ class GalleryBuilder:
             state.albums[folder] = AlbumSummary(
                 count=len(album),
                 newest=max(record.stored_at for record in album),
-                cover=album[0].sha256,
+                cover=next((record.sha256 for record in album if not record.is_video), ""),
                 title=latest.post_title or latest.title,
                 published=latest.published,
+                videos=sum(1 for record in album if record.is_video),
             )
         kept = [r for r in state.recent + records if isinstance(r, StoredRecord)]
         state.recent = [r for r in kept if r.path not in dropped_paths][-RECENT:]
@@ -224,6 +242,12 @@ class GalleryBuilder:
             node = nodes[folder]
             album = self._albums.get(folder) or (self.states.load_album(folder) if node.summary else [])
             self._write_all(self.renderer.folder_pages(node, album, nodes))
+        for relpath, data in self.renderer.static.items():
+            if not (self.gallery_dir / relpath).exists():
+                write_atomic(self.gallery_dir / relpath, data)
+            self._written.add(relpath)
+        if not (full or changed or self._gone):
+            return  # nothing new: the index keeps the time of the build that last changed it
         built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         index_pages = self.renderer.index_pages(nodes, built_at)
         self._write_all(index_pages)
@@ -231,10 +255,6 @@ class GalleryBuilder:
             if page.name not in index_pages:
                 page.unlink()
         self._write("recent.html", self.renderer.recent_page(state.recent, nodes, built_at))
-        for relpath, data in self.renderer.static.items():
-            if not (self.gallery_dir / relpath).exists():
-                write_atomic(self.gallery_dir / relpath, data)
-            self._written.add(relpath)
 
     def _remove_pages_beyond(self, node, count: int) -> None:
         directory = self.gallery_dir / node.directory
@@ -268,8 +288,7 @@ class GalleryBuilder:
         target = self.gallery_dir / relpath
         try:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
-                self.report.pages_unchanged += 1
-                return
+                return  # counted as unchanged: the report gives written and the gallery's total
         except FileNotFoundError:
             pass
         write_atomic(target, data)

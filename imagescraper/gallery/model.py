@@ -16,6 +16,8 @@ from urllib.parse import quote
 from imagescraper.gallery.state import AlbumSummary
 
 ALBUMS = "a"
+# What a title made only of is no title: clean_segment strips the same characters from folder names.
+_UNSAID = " ._/\\\t\n\r\u3000"
 
 
 def gallery_segment(segment: str) -> str:
@@ -55,6 +57,7 @@ class Node:
     summary: AlbumSummary | None = None
     children: list[Node] = field(default_factory=list)
     total: int = 0
+    videos: int = 0  # how many of *total* are videos
     newest: str = ""
     cover: str = ""
 
@@ -64,7 +67,9 @@ class Node:
 
     @property
     def title(self) -> str:
-        return (self.summary.title if self.summary else "") or self.name
+        """The post's title, or the folder's own name when the title says nothing (".." or "_ .")."""
+        title = self.summary.title if self.summary else ""
+        return title if title.strip(_UNSAID) else self.name
 
     @property
     def own_count(self) -> int:
@@ -100,15 +105,17 @@ def build_tree(albums: dict[str, AlbumSummary]) -> dict[str, Node]:
 
 def _totals(node: Node) -> None:
     node.total = node.own_count
+    node.videos = node.summary.videos if node.summary else 0
     node.newest = node.summary.newest if node.summary else ""
     node.cover = node.summary.cover if node.summary else ""
     for child in node.children:
         _totals(child)
         node.total += child.total
+        node.videos += child.videos
         node.newest = max(node.newest, child.newest)
-    if not node.cover and node.children:
-        newest_child = max(node.children, key=lambda n: n.newest)
-        node.cover = newest_child.cover
+    covered = [child for child in node.children if child.cover]
+    if not node.cover and covered:
+        node.cover = max(covered, key=lambda n: n.newest).cover
 
 
 def ancestors(folder: str) -> list[str]:

@@ -42,6 +42,21 @@ def human_size(size: int) -> str:
     raise AssertionError
 
 
+def counted(number: int, singular: str, plural: str = "") -> str:
+    """ "1 image", "2 images": the number and the noun that agrees with it."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def media_count(total: int, videos: int = 0) -> str:
+    """What a folder holds: "3 images", "1 video", "3 images and 1 video"."""
+    images = total - videos
+    if not videos:
+        return counted(images, "image")
+    if not images:
+        return counted(videos, "video")
+    return f"{counted(images, 'image')} and {counted(videos, 'video')}"
+
+
 def day(stamp: str) -> str:
     return stamp[:10]
 
@@ -65,9 +80,9 @@ def readable_name(file_name: str) -> str:
     return stem if 0 < len(stem) <= 40 else ""
 
 
-def alt_text(file_name: str, number: int, frames: int) -> str:
+def alt_text(file_name: str, number: int, frames: int, kind: str = "Image") -> str:
     name = readable_name(file_name)
-    return f"Image {number}" + (f": {name}" if name else "") + (", animated" if frames > 1 else "")
+    return f"{kind} {number}" + (f": {name}" if name else "") + (", animated" if frames > 1 else "")
 
 
 def web_link(url: str) -> str | None:
@@ -95,6 +110,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.globals.update(counted=counted, media_count=media_count)
         # Static files are named by their content, so a new version is never served from a cache.
         css, icon = static_file("gallery.css"), static_file("icon.png")
         self.static = {
@@ -143,6 +159,7 @@ class Renderer:
             "href": root + href(node.directory) + "/index.html",
             "title": node.title,
             "total": node.total,
+            "videos": node.videos,
             "newest": node.newest,
             "newest_day": day(node.newest),
             "cover": self.thumb(node.cover, root) if node.cover else None,
@@ -150,11 +167,13 @@ class Renderer:
 
     def _item(self, record: StoredRecord, number: int, root: str, page_dir: str) -> dict:
         prefix = "" if page_dir == folder_dir(record.folder) else root + href(folder_dir(record.folder)) + "/"
+        video = record.is_video
         return {
             "href": prefix + href(image_page_name(record.path)),
-            "thumb": self.thumb(record.sha256, root),
-            "alt": alt_text(record.file_name, number, record.frames),
-            "animated": record.frames > 1,
+            "thumb": None if video else self.thumb(record.sha256, root),
+            "alt": alt_text(record.file_name, number, record.frames, "Video" if video else "Image"),
+            "animated": record.frames > 1 and not video,
+            "video": video,
         }
 
     def _pages(self, number: int, count: int) -> dict:
@@ -171,6 +190,12 @@ class Renderer:
     def page_count(self, node: Node) -> int:
         size = self.options.page_size
         return max(1, -(-len(node.children) // size), -(-node.own_count // size))
+
+    def pages_in_gallery(self, nodes: dict[str, Node]) -> int:
+        """How many pages the gallery of *nodes* has: every folder's, image pages, the index's, recent."""
+        size = self.options.page_size
+        index = max(1, -(-len(nodes[""].children) // size))
+        return index + 1 + sum(self.page_count(node) + node.own_count for folder, node in nodes.items() if folder)
 
     def folder_pages(self, node: Node, records: list[StoredRecord], nodes: dict, numbers=None) -> dict[str, str]:
         """The pages of one folder (all, or those numbered in *numbers*)."""
@@ -190,6 +215,7 @@ class Renderer:
                 crumbs=self._crumbs(node.folder, root, nodes, current=True),
                 title=node.title,
                 total=node.total,
+                videos=node.videos,
                 newest=node.newest,
                 newest_day=day(node.newest),
                 published=latest.published if latest else "",
@@ -211,10 +237,11 @@ class Renderer:
         record = records[index]
         directory = node.directory
         root = depth_prefix(directory)
-        animated = record.frames > 1
+        video = record.is_video
+        animated = record.frames > 1 and not video
         display = (
             root + href(thumbs.thumb_path(record.sha256, "view"))
-            if thumbs.needs_view(record.format)
+            if thumbs.needs_view(record.format) and not video
             else self.original_href(record.path, root)
         )
 
@@ -236,7 +263,8 @@ class Renderer:
             display=display,
             width=record.width,
             height=record.height,
-            alt=alt_text(record.file_name, index + 1, record.frames),
+            alt=alt_text(record.file_name, index + 1, record.frames, "Video" if video else "Image"),
+            video=video,
             animated=animated,
             frames=record.frames,
             size=f"{human_size(record.size)} ({record.size:,} bytes)",
@@ -264,6 +292,8 @@ class Renderer:
                 crumbs=[],
                 cards=[self._card(child, "") for child in root_node.children[(number - 1) * size : number * size]],
                 total=root_node.total,
+                videos=root_node.videos,
+                folders=len(root_node.children),
                 albums=sum(1 for node in nodes.values() if node.summary),
                 newest=root_node.newest,
                 newest_day=day(root_node.newest),
@@ -289,8 +319,15 @@ class Renderer:
                     "images": [],
                 }
             group["images"].append(self._item(record, len(group["images"]) + 1, "", ""))
+        videos = sum(1 for record in recent if record.is_video)
         return self.render(
-            "recent.html", "", crumbs=[], groups=list(groups.values()), shown=len(recent), built_at=built_at
+            "recent.html",
+            "",
+            crumbs=[],
+            groups=list(groups.values()),
+            shown=len(recent),
+            videos=videos,
+            built_at=built_at,
         )
 
 

@@ -18,10 +18,12 @@ from urllib.parse import quote, unquote, urlsplit
 # The store's policy (nothing runs, nothing comes from elsewhere) plus the one stylesheet, without
 # "sandbox": a sandboxed page counts as one with scripting disabled, and browsers then ignore
 # loading="lazy" (HTML standard, "will lazy load element"), so an album page would fetch every
-# thumbnail at once. No script can run anyway: default-src 'none' covers script-src.
+# thumbnail at once. No script can run anyway: default-src 'none' covers script-src. media-src:
+# the <video> of a video post's page plays the stored MP4.
 # deploy/roles/imagescraper/templates/nginx-site.conf.j2 sends the same; a test compares them.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -50,6 +52,7 @@ class _Handler(SimpleHTTPRequestHandler):
         ".tif": "image/tiff",
         ".tiff": "image/tiff",
         ".avif": "image/avif",
+        ".mp4": "video/mp4",
         "": "application/octet-stream",
     }
 

@@ -20,14 +20,16 @@ def _card(folder: Path, renderer: Renderer) -> dict | None:
         return None
     newest_album = max(state.albums.values(), key=lambda summary: summary.newest)
     prefix = href(folder.name) + "/"
-    thumb = renderer.thumb(newest_album.cover, prefix)
+    covered = [summary for summary in state.albums.values() if summary.cover]
+    cover = max(covered, key=lambda summary: summary.newest).cover if covered else ""
     return {
         "href": prefix + "index.html",
         "title": folder.name,
         "total": sum(summary.count for summary in state.albums.values()),
         "newest": newest_album.newest,
         "newest_day": day(newest_album.newest),
-        "cover": thumb,
+        "videos": sum(summary.videos for summary in state.albums.values()),
+        "cover": renderer.thumb(cover, prefix) if cover else None,
     }
 
 
@@ -49,6 +51,8 @@ def write_site_index(parent: Path, renderer: Renderer) -> Path:
         crumbs=[],
         cards=cards,
         total=sum(card["total"] for card in cards),
+        videos=sum(card["videos"] for card in cards),
+        folders=len(cards),
         albums=len(cards),
         newest=newest,
         newest_day=day(newest),

@@ -42,6 +42,11 @@ class StoredRecord:
     post_title: str = ""
     tags: tuple[str, ...] = ()
     published: str = ""
+    media: str = ""  # "video" for a video (lofter -a videos=true), "" for an image
+
+    @property
+    def is_video(self) -> bool:
+        return self.media == "video"
 
     @property
     def folder(self) -> str:
@@ -123,6 +128,7 @@ def parse_record(line: bytes) -> StoredRecord | DroppedRecord | None:
             post_title=_text(data.get("post_title")),
             tags=tuple(t for t in tags if isinstance(t, str) and t.strip()) if isinstance(tags, list) else (),
             published=_text(data.get("published")),
+            media="video" if data.get("media") == "video" else "",
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -133,25 +139,34 @@ class ManifestSource:
         self.store_root = Path(store_root)
         self.path = self.store_root / MANIFEST
         self.skipped_lines = 0
+        self.new_records = 0
 
-    def read_since(self, position: Position | None) -> tuple[list[StoredRecord | DroppedRecord], Position, bool]:
+    def read_since(
+        self, position: Position | None, known: Position | None = None
+    ) -> tuple[list[StoredRecord | DroppedRecord], Position, bool]:
         """Records added after *position*, the position to remember, and whether the whole
-        manifest was read (no position, or the file is not the one the position describes)."""
+        manifest was read (no position, or the file is not the one the position describes).
+
+        ``self.new_records`` counts the records after *known* (default *position*): a full
+        build reads every line but only those past the last build's position are new.
+        """
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
+            self.new_records = 0
             return [], Position(), True
         with handle:
             stat = os.fstat(handle.fileno())
-            start = 0
-            if position and position.inode == stat.st_ino and position.offset <= stat.st_size:
-                if self._tail(handle, position.offset) == position.tail:
-                    start = position.offset
+            start = self._valid_offset(handle, stat, position)
+            new_from = start if known is None else self._valid_offset(handle, stat, known)
             handle.seek(start)
             data = handle.read()
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next build
         records = []
-        for line in data[:end].splitlines():
+        self.new_records = 0
+        line_start = start
+        for line in data[:end].splitlines(keepends=True):
+            at, line_start = line_start, line_start + len(line)
             if not line.strip():
                 continue
             record = parse_record(line)
@@ -159,10 +174,18 @@ class ManifestSource:
                 self.skipped_lines += 1
             else:
                 records.append(record)
+                self.new_records += at >= new_from
         offset = start + end
         with self.path.open("rb") as handle:
             tail = self._tail(handle, offset)
         return records, Position(offset, stat.st_ino, tail), start == 0
+
+    def _valid_offset(self, handle, stat, position: Position | None) -> int:
+        """*position*'s offset if it still describes this file, else 0."""
+        if position and position.inode == stat.st_ino and position.offset <= stat.st_size:
+            if self._tail(handle, position.offset) == position.tail:
+                return position.offset
+        return 0
 
     @staticmethod
     def _tail(handle, offset: int) -> str:

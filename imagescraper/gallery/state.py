@@ -42,9 +42,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 class AlbumSummary:
     count: int
     newest: str
-    cover: str  # sha256 of the first image
+    cover: str  # sha256 of the first image ("" when the album holds only videos)
     title: str
     published: str = ""
+    videos: int = 0  # how many of *count* are videos
 
 
 @dataclass

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from imagescraper.startup_errors import InputError
 
+# LOFTER's own addresses: the ones people copy, understood whatever IMAGESCRAPER_LOFTER_BLOG_URL says.
+LOFTER_ADDRESSES = "https://{blog}.lofter.com"
 BLOG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _MARK = "blogmarkq"
 PERMALINK = re.compile(r"/post/([0-9a-f]{1,16})_([0-9a-f]{1,16})(?=$|[/?#])")
@@ -90,10 +92,11 @@ class BlogUrls:
         parts = urlsplit(self.template.replace("{blog}", "blog-name"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(f"IMAGESCRAPER_LOFTER_BLOG_URL={template!r} is not an http(s) URL template")
-        host_template = urlsplit(self.template.replace("{blog}", _MARK)).netloc.lower()
-        before, _, after = host_template.partition(_MARK)
-        self._host = re.compile(rf"^{re.escape(before)}(?P<blog>[a-z0-9][a-z0-9_-]*){re.escape(after)}$")
-        self.www_host = host_template.replace(_MARK, "www")
+        self._host, self.www_host = _host_forms(self.template)
+        # What people type are LOFTER's own addresses, whatever serves the pages (a mirror, the fake site).
+        self._typed = [(self._host, self.www_host)]
+        if self.template != LOFTER_ADDRESSES:
+            self._typed.append(_host_forms(LOFTER_ADDRESSES))
 
     def home(self, blog: str) -> str:
         return self.template.format(blog=blog) + "/"
@@ -114,7 +117,11 @@ class BlogUrls:
         return None
 
     def parse_target(self, text: str | None) -> BlogTarget | PostTarget | TagTarget | CollectionTarget:
-        """Turn ``-a domain=...`` into a blog, a post, a tag or a collection, or raise InputError."""
+        """Turn ``-a domain=...`` into a blog, a post, a tag or a collection, or raise InputError.
+
+        Addresses on the template's hosts and on LOFTER's own (``<name>.lofter.com``,
+        ``www.lofter.com``) are both understood: what is fetched always follows the template.
+        """
         value = (text or "").strip()
         if not value:
             raise InputError("no blog given: pass -a domain=NAME (a blog name, its address, or a post link)")
@@ -124,26 +131,48 @@ class BlogUrls:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise _unrecognised(value)
-        netloc = parts.netloc.lower()
-        collection = parse_qs(parts.query).get("collectionId")
-        if collection and (netloc == self.www_host or self.blog_of_host(netloc)):
-            return CollectionTarget(check_collection(collection[0]))
-        blog = self.blog_of_host(netloc)
-        if blog is not None:
-            permalink = PERMALINK.search(parts.path)
-            if permalink:
-                return PostTarget(blog, int(permalink[1], 16), int(permalink[2], 16))
-            if parts.path.strip("/") in ("", "view") or parts.path.startswith("/?"):
-                return BlogTarget(blog)
-            raise _unrecognised(value)
-        if netloc == self.www_host:
-            tag = re.fullmatch(r"/(?:front/)?tag/([^/]+)(?:/([a-z]+))?/?", parts.path)
-            if tag and (tag[2] or "new") in RANKINGS:
-                return TagTarget(check_tag(unquote(tag[1])), tag[2] or "new")
-            match = re.fullmatch(r"/(?:front/blog/home-page|app|blog)/([A-Za-z0-9][A-Za-z0-9_-]*)/?", parts.path)
-            if match and not match[1].isdigit():
-                return BlogTarget(match[1].lower())
+        for host, www_host in self._typed:
+            target = _target_on(parts, host, www_host)
+            if target is False:  # on these hosts, but no address LOFTER has
+                raise _unrecognised(value)
+            if target is not None:
+                return target
         raise _unrecognised(value)
+
+
+def _host_forms(template: str) -> tuple[re.Pattern, str]:
+    """A template's blog hosts (a pattern naming the blog) and its www host."""
+    host_template = urlsplit(template.replace("{blog}", _MARK)).netloc.lower()
+    before, _, after = host_template.partition(_MARK)
+    host = re.compile(rf"^{re.escape(before)}(?P<blog>[a-z0-9][a-z0-9_-]*){re.escape(after)}$")
+    return host, host_template.replace(_MARK, "www")
+
+
+def _target_on(parts, host: re.Pattern, www_host: str):
+    """What an address names on one set of hosts; None when it is not on them, False when it is
+    on them but names nothing we read."""
+    netloc = parts.netloc.lower()
+    match = host.match(netloc)
+    blog = match["blog"] if match and match["blog"] != "www" else None
+    collection = parse_qs(parts.query).get("collectionId")
+    if collection and (netloc == www_host or blog):
+        return CollectionTarget(check_collection(collection[0]))
+    if blog is not None:
+        permalink = PERMALINK.search(parts.path)
+        if permalink:
+            return PostTarget(blog, int(permalink[1], 16), int(permalink[2], 16))
+        if parts.path.strip("/") in ("", "view") or parts.path.startswith("/?"):
+            return BlogTarget(blog)
+        return False
+    if netloc == www_host:
+        tag = re.fullmatch(r"/(?:front/)?tag/([^/]+)(?:/([a-z]+))?/?", parts.path)
+        if tag and (tag[2] or "new") in RANKINGS:
+            return TagTarget(check_tag(unquote(tag[1])), tag[2] or "new")
+        match = re.fullmatch(r"/(?:front/blog/home-page|app|blog)/([A-Za-z0-9][A-Za-z0-9_-]*)/?", parts.path)
+        if match and not match[1].isdigit():
+            return BlogTarget(match[1].lower())
+        return False
+    return None
 
 
 def _unrecognised(value: str) -> InputError:

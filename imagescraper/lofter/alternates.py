@@ -22,6 +22,7 @@ class AlternateAddressMiddleware:
         alternate = request.meta.get(META_KEY)
         if response.status not in TRY_OTHER_ON or not alternate:
             return response
-        logger.info("%s answered HTTP %d; trying its other address %s", request.url, response.status, alternate)
+        # One line per image of an old blog would flood a terminal; a failure at both addresses is a warning.
+        logger.debug("%s answered HTTP %d; trying its other address %s", request.url, response.status, alternate)
         meta = {k: v for k, v in request.meta.items() if k not in (META_KEY, "redirect_urls", "redirect_times")}
         return request.replace(url=alternate, meta=meta, dont_filter=True)

@@ -5,12 +5,15 @@ million URLs that would queue a million items in memory. :meth:`ImageSpider.hand
 waits until fewer than ``IMAGESCRAPER_ITEMS_IN_FLIGHT`` items are in the pipeline. An item
 whose download waits for a retry (a host that answered 429 with Retry-After) gives its place
 back meanwhile, so a throttled host cannot park every place while other hosts could be served;
-at most ``WAITING_RETRIES_MAX`` items wait that way, which keeps memory bounded.
+at most ``WAITING_RETRIES_MAX`` items wait that way, which keeps memory bounded. An item handed
+over with its host also counts against that host's share, ``IMAGESCRAPER_HOST_ITEMS_IN_FLIGHT``
+(see ``fairness.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import scrapy
 from scrapy import signals
@@ -54,6 +57,8 @@ class ImageSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.replace = parse_bool("replace", replace)
         self._in_flight = 0
+        self._in_flight_by_host: Counter[str] = Counter()
+        self._item_hosts: dict[int, str] = {}  # id(item) -> its host, for items handed over with one
         self._waiting_retries = 0
         self._room = asyncio.Event()
         self._nudge_pending = False
@@ -69,9 +74,14 @@ class ImageSpider(scrapy.Spider):
         crawler.signals.connect(spider._retry_wait_ended, signal=retry_wait_ended)
         return spider
 
-    def _item_settled(self, **_):
+    def _item_settled(self, item=None, **_):
         if self._in_flight > 0:  # items yielded by callbacks are not counted here
             self._in_flight -= 1
+        host = self._item_hosts.pop(id(item), None)
+        if host is not None:
+            self._in_flight_by_host[host] -= 1
+            if not self._in_flight_by_host[host]:
+                del self._in_flight_by_host[host]
         self._room.set()
         self._close_when_idle()
 
@@ -97,20 +107,37 @@ class ImageSpider(scrapy.Spider):
         self._nudge_pending = False
         self._close_when_idle()
 
-    async def handing_over(self, item):
-        """Return *item* once the pipeline has room for it, or None once the run is closing.
+    def host_has_room(self, host: str) -> bool:
+        return self._in_flight_by_host[host] < self.config.host_items_in_flight
+
+    async def handing_over(self, item, host: str | None = None):
+        """Return *item* once the pipeline (and *host*'s share) has room for it, or None once the
+        run is closing.
 
         Scrapy 2.19 goes on reading ``start()`` while a spider closes without the engine
         stopping (CLOSESPIDER_TIMEOUT, CloseSpider), and the close waits for every item so
         read: the whole list would be fetched after the deadline. A ``start()`` stops at None.
         """
-        while self._places_taken() >= self.config.items_in_flight and not self._closing():
+        while (
+            self._places_taken() >= self.config.items_in_flight or (host is not None and not self.host_has_room(host))
+        ) and not self._closing():
             self._room.clear()
             await self._room.wait()
         if self._closing():
             return None
         self._in_flight += 1
+        if host is not None:
+            self._in_flight_by_host[host] += 1
+            self._item_hosts[id(item)] = host
         return item
+
+    async def something_settled(self) -> None:
+        """Wait until an item leaves the pipeline or starts waiting for a retry."""
+        self._room.clear()
+        await self._room.wait()
+
+    def has_room(self) -> bool:
+        return self._places_taken() < self.config.items_in_flight
 
     def _closing(self) -> bool:
         return engine_is_closing(self.crawler.engine)

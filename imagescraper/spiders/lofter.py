@@ -48,6 +48,7 @@ from imagescraper.spiders.lofter_outcomes import PostOutcomes
 from imagescraper.startup_errors import InputError
 
 PAGE_SLOT = "lofter-pages"
+DEFAULT_MAX_PAGES = 160
 SOURCES = ("auto", "api", "html")
 # Which value to copy depends on how the user logs in (IshtarTang's README, research/lofter.md 8).
 LOGIN_HINT = (
@@ -98,7 +99,7 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
         likes="false",
         shares="false",
         start_page="1",
-        max_pages="160",
+        max_pages=str(DEFAULT_MAX_PAGES),
         source="auto",
         videos="false",
         new_only="false",
@@ -161,6 +162,27 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
             headers[config.lofter_login_header[0]] = config.lofter_login_header[1]
         spider.lofter_headers = {name: value for name, value in headers.items() if value}
         return spider
+
+    def describe_run(self) -> str:
+        """What the run reads, and the arguments that change how: for the line that starts a run."""
+        target = self.target
+        if isinstance(target, PostTarget):
+            what = f"on post {self.urls.post(target.blog, target.permalink)}"
+        elif isinstance(target, TagTarget):
+            what = f"on tag {target.tag!r} (ranking {target.ranking})"
+        elif isinstance(target, CollectionTarget):
+            what = f"on collection {target.collection_id}"
+        elif isinstance(target, LikesTarget):
+            what = "for your likes" if target.method == "favorites" else "for your shares"
+        else:
+            what = f"on blog {target.blog!r}"
+        options = []
+        if not isinstance(target, PostTarget):  # one post has no pages
+            options += [f"start_page={self.start_page}"] if self.start_page != 1 else []
+            options += [f"max_pages={self.max_pages}"] if self.max_pages != DEFAULT_MAX_PAGES else []
+        options += [f"source={self.source}"] if self.source != "auto" else []
+        options += [f"{name}=true" for name in ("videos", "new_only", "replace") if getattr(self, name)]
+        return what + (f" with {', '.join(options)}" if options else "")
 
     def login_hosts(self, netloc: str) -> bool:
         """Where the login header may go: blog hosts, the www host and the API host."""

@@ -7,6 +7,8 @@ that adds them up.
 
 from __future__ import annotations
 
+import logging
+
 from imagescraper import runstats
 from imagescraper.identity import canonical_url, url_fingerprint
 from imagescraper.items import ImageItem
@@ -22,9 +24,9 @@ class PostOutcomes:
         self.logger.error(message, *args)
         runstats.count(self.crawler.stats, runstats.ERRORS, reason)
 
-    def _skip(self, what: str, message: str, *args):
-        """Something with no image to fetch (a deleted post, a video): counted, not an error."""
-        self.logger.info(message, *args)
+    def _skip(self, what: str, message: str, *args, level: int = logging.INFO):
+        """Something with no image to fetch (an empty blog, a video): counted, not an error."""
+        self.logger.log(level, message, *args)
         runstats.skipped(self.crawler.stats, what)
 
     def _post_error(self, reason: str, message: str, *args):
@@ -32,8 +34,10 @@ class PostOutcomes:
         self._error(reason, message, *args)
 
     def _post_skipped(self, what: str, message: str, *args):
+        # One line per post would bury the progress line on a big blog; the summary counts each
+        # reason, and -s LOG_LEVEL=DEBUG shows the posts.
         self._outcomes["skipped"] += 1
-        self._skip(what, message, *args)
+        self._skip(what, message, *args, level=logging.DEBUG)
 
     def _stopped_at_limit(self, what: str, page: int):
         message = (
@@ -45,12 +49,16 @@ class PostOutcomes:
 
     def closed(self, reason):
         total = sum(self._outcomes.values())
+        # Errors that are no post's (an unknown blog, a page or API call that failed) hide posts
+        # that were never listed: said here too, so "0 with an error" never follows an ERROR line.
+        unlisted = self.crawler.stats.get_value(runstats.ERRORS, 0) - self._outcomes["errors"]
         self.logger.info(
-            "LOFTER: %d post(s) listed: %d with images or a video queued, %d skipped, %d with an error",
+            "LOFTER: %d post(s) listed: %d with images or a video queued, %d skipped, %d with an error%s",
             total,
             self._outcomes["queued"],
             self._outcomes["skipped"],
             self._outcomes["errors"],
+            f"; {unlisted} error(s) reading the blog, its pages or the API (see above)" if unlisted > 0 else "",
         )
 
     # -- items --------------------------------------------------------------------------------------
@@ -63,6 +71,8 @@ class PostOutcomes:
         video = None
         if post.kind == "video":
             if not self.videos:
+                if not self.crawler.stats.get_value(runstats.SKIPPED_BY + "video-posts"):
+                    self.logger.info("Video posts are skipped and counted: pass -a videos=true to store their videos")
                 self._post_skipped("video-posts", "Post %s is a video post: skipped (pass -a videos=true)", url)
                 return
             if not post.video:
