@@ -28,16 +28,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from itemadapter import ItemAdapter
 from redis.exceptions import AuthenticationError, RedisError
-from scrapy.exceptions import NotConfigured
 
 from imagescraper import runstats
-from imagescraper.config import ProjectConfig, config_for
+from imagescraper.config import ProjectConfig
 from imagescraper.frontier import Entry, Frontier, FrontierAddress, FrontierUnavailable
 from imagescraper.identity import url_fingerprint
 from imagescraper.items import ImageItem
-from imagescraper.signals import image_failed
 from imagescraper.store import META_DIR
 from imagescraper.urllist import BadUrl, RejectedLine, check_url, read_url_lines
 
@@ -313,39 +310,3 @@ class FleetRun:
                 "workers_alive": sum(w.alive for w in counts.workers),
             },
         )
-
-
-class FleetPipeline:
-    """Acknowledges each item of a fleet run once the images pipeline has settled it."""
-
-    def __init__(self, crawler):
-        self.crawler = crawler
-        self.fleet: FleetRun | None = None
-        self._reasons: dict[str, str] = {}
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        if config_for(crawler).frontier is None:
-            # Off is the normal case: without a message Scrapy does not warn that it is disabled.
-            raise NotConfigured()
-        pipeline = cls(crawler)
-        crawler.signals.connect(pipeline.image_failed, signal=image_failed)
-        return pipeline
-
-    def open_spider(self, spider=None):
-        self.fleet = getattr(self.crawler.spider, "fleet", None)
-
-    def image_failed(self, url, reason, detail):
-        self._reasons[url] = reason
-
-    async def process_item(self, item, spider=None):
-        adapter = ItemAdapter(item)
-        urls = adapter.get("image_urls") or []
-        if self.fleet is not None and urls:
-            stored = bool(adapter.get("images"))
-            await self.fleet.settle(urls[0], stored=stored, reason=self._reasons.pop(urls[0], None))
-        return item
-
-    async def close_spider(self, spider=None):
-        if self.fleet is not None:
-            await self.fleet.close()

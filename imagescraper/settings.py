@@ -22,7 +22,10 @@ IMAGES_STORE = "images"
 # The pipeline keeps the original bytes, validates them with Pillow and writes atomically.
 # In fleet mode (IMAGESCRAPER_FRONTIER) the second one acknowledges each settled URL in Redis;
 # without a frontier it switches itself off.
-ITEM_PIPELINES = {"imagescraper.pipelines.OriginalImagesPipeline": 300, "imagescraper.fleet.FleetPipeline": 800}
+ITEM_PIPELINES = {
+    "imagescraper.pipelines.OriginalImagesPipeline": 300,
+    "imagescraper.fleet_pipeline.FleetPipeline": 800,
+}
 # Follow 301/302/303/307/308 for images (each hop is checked by the address guard), but not
 # forever.
 MEDIA_ALLOW_REDIRECTS = True

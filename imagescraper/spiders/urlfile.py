@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from imagescraper import runstats
-from imagescraper.fleet import FleetRun
 from imagescraper.identity import url_fingerprint
 from imagescraper.items import ImageItem
 from imagescraper.spiders.base import ImageSpider
 from imagescraper.spiders.fairness import ParkedItems
 from imagescraper.urllist import RejectedLine, open_url_file, read_url_lines
+
+if TYPE_CHECKING:
+    from imagescraper.fleet import FleetRun
 
 # Lines of busy hosts set aside at most (about 1 KB each); beyond, the reader waits as before.
 PARKED_MAX = 10_000
@@ -39,6 +42,8 @@ class UrlFileSpider(ImageSpider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.config.frontier is not None:
+            from imagescraper.fleet import FleetRun  # redis-py and the frontier: only in fleet mode
+
             spider.fleet = FleetRun.for_spider(spider, spider.config)
         return spider
 
