@@ -16,6 +16,7 @@ import pytest
 
 from imagescraper.lofter.api import (
     LofterApiError,
+    cursor_cut,
     next_cursor,
     parse_collection_page,
     parse_data_envelope,
@@ -90,3 +91,17 @@ def test_every_case_is_complete():
 )
 def test_next_cursor(sent, returned, answer, expected):
     assert next_cursor(sent, returned, answer) == expected
+
+
+@pytest.mark.parametrize(
+    ("sent", "returned", "answer", "expected"),
+    [
+        (0, 50, 50, None),  # goes on: nothing to say
+        (100, 50, -1, None),  # LOFTER's own "no more"
+        (50, 0, 50, None),  # an empty page at the end
+        (0, 48, 50, "LOFTER's cursor jumped from 0 to 50 after 48 post(s)"),
+        (50, 10, 50, "LOFTER's cursor did not move on from 50"),
+    ],
+)
+def test_a_listing_cut_short_by_the_cursor_is_said(sent, returned, answer, expected):
+    assert cursor_cut(sent, returned, answer) == expected

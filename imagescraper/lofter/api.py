@@ -73,6 +73,22 @@ def next_cursor(sent_offset: int, returned: int, answer_offset) -> int | None:
     return answer_offset
 
 
+def cursor_cut(sent_offset: int, returned: int, answer_offset) -> str | None:
+    """Why a listing ended with the server's cursor still pointing on, or None for a plain end.
+
+    A cursor below 0 is LOFTER's "no more". A jump past the posts returned, or a cursor that does
+    not move, ends the listing as working clients end it, but posts may be left unseen: the
+    run must say so.
+    """
+    if not isinstance(answer_offset, int) or isinstance(answer_offset, bool) or answer_offset < 0:
+        return None
+    if returned and answer_offset > sent_offset + returned:
+        return f"LOFTER's cursor jumped from {sent_offset} to {answer_offset} after {returned} post(s)"
+    if returned and answer_offset <= sent_offset:
+        return f"LOFTER's cursor did not move on from {sent_offset}"
+    return None
+
+
 def _entries(items) -> list[dict]:
     return [entry.get("post", entry) for entry in items or [] if isinstance(entry, dict)]
 

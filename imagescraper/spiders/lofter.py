@@ -35,6 +35,7 @@ from imagescraper.lofter.api import (
     LOGIN_NEEDED,
     NOT_FOUND,
     LofterApiError,
+    cursor_cut,
     next_cursor,
     parse_envelope,
     parse_post_detail,
@@ -255,6 +256,8 @@ class LofterSpider(LofterFeeds, PostOutcomes, ImageSpider):
         if not posts and page == self.start_page:
             self._skip("empty-blogs", "Blog %r has no public posts", blog)
         more = next_cursor(offset, len(posts), cursor)
+        if more is None and (cut := cursor_cut(offset, len(posts), cursor)):
+            self._stopped_by_cursor(f"Blog {blog!r}", cut)
         yield from self._listed(posts, blog, page, more, f"Blog {blog!r}")
         if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
             yield self._api_list(blog, page + 1, more)

@@ -14,6 +14,7 @@ from imagescraper.lofter import forms
 from imagescraper.lofter.addresses import TagTarget
 from imagescraper.lofter.api import (
     LofterApiError,
+    cursor_cut,
     next_cursor,
     parse_collection_page,
     parse_data_envelope,
@@ -95,6 +96,8 @@ class LofterFeeds:
             self._skip("empty-collections", "%s has no posts", what)
         read = offset + len(posts)
         more = read if posts and (total is None or read < total) else None
+        if not posts and isinstance(total, int) and offset < total:
+            self._stopped_by_cursor(what, f"LOFTER answered no posts at {offset} of the {total} it counts")
         yield from self._listed(posts, None, page, more, what)
         if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
             yield self._collection_request(page + 1, more)
@@ -108,6 +111,8 @@ class LofterFeeds:
             yield from self._api_gave_up(exc, what.lower(), None)
             return
         more = next_cursor(offset, len(posts), cursor)
+        if more is None and (cut := cursor_cut(offset, len(posts), cursor)):
+            self._stopped_by_cursor(what, cut)
         yield from self._listed(posts, None, page, more, what)
         if more is not None and not self._last_page(page) and not self._nothing_new(posts, page):
             yield self._likes_request(page + 1, more)

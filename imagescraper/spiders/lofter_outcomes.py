@@ -47,6 +47,11 @@ class PostOutcomes:
         self.logger.warning(message)
         self.crawler.stats.set_value(runstats.STOPPED_EARLY, message)
 
+    def _stopped_by_cursor(self, what: str, cut: str):
+        message = f"{what}: the listing ends here because {cut}; posts after it may exist and were not read"
+        self.logger.warning(message)
+        self.crawler.stats.set_value(runstats.STOPPED_EARLY, message)
+
     def closed(self, reason):
         total = sum(self._outcomes.values())
         # Errors that are no post's (an unknown blog, a page or API call that failed) hide posts
