@@ -303,3 +303,29 @@ def test_the_gallery_waits_for_the_run_to_end_but_not_forever():
     now[0] = 0.0
     late = helper.wait_until_idle(FakeScrapyd(), "urls-main", 5, clock=lambda: now[0], sleep=sleep)
     assert "still running as urls-main-20260101T000000Z after 5 s; building what is stored" in late
+
+
+@pytest.mark.slow  # runs ansible-playbook
+@pytest.mark.parametrize(("address", "refused"), [("203.0.113.7", True), ("10.20.30.40", False)])
+def test_the_frontier_never_binds_to_a_public_address(tmp_path, address, refused):
+    inventory = tmp_path / "inventory.yml"
+    fleet_file = {"imagescraper_url_files": [{"name": "main", "src": "/dev/null", "fleet": True}]}
+    frontier_host = {
+        "ansible_host": address,
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+    }
+    inventory.write_text(
+        json.dumps(
+            {
+                "imagescraper": {"hosts": {"here": {**GOOD, **fleet_file}}},
+                "frontier": {"hosts": {"redis1": frontier_host}},
+                "all": {"vars": {"imagescraper_frontier_password": "a-good-long-frontier-password"}},
+            }
+        )
+    )
+    result = ansible("ansible-playbook", "-i", str(inventory), "deploy/site.yml", "--check", "--limit", "redis1")
+    said = f"imagescraper_frontier_address={address} must be the frontier host's private IP" in result.stdout
+    assert said is refused, result.stdout[-3000:]
+    if refused:
+        assert result.returncode != 0
