@@ -171,14 +171,14 @@ def parse_resolve(entries: Iterable[str]) -> dict[str, str]:
 def parse_cookies(header: str) -> dict[str, str]:
     """``IMAGESCRAPER_LOFTER_COOKIES``: ``name=value; name2=value2`` as a browser shows them."""
     cookies = {}
-    for pair in header.split(";"):
+    for number, pair in enumerate(header.split(";"), start=1):
         name, sep, value = pair.strip().partition("=")
         if not pair.strip():
             continue
         if not sep or not name.strip():
+            # The part itself is never shown: it may be a login token pasted without its name.
             raise InputError(
-                f"IMAGESCRAPER_LOFTER_COOKIES part {pair.strip()!r} is not name=value: "
-                "copy them as 'LOFTER_SESS=...; ...'"
+                f"IMAGESCRAPER_LOFTER_COOKIES part {number} is not name=value: copy them as 'LOFTER_SESS=...; ...'"
             )
         cookies[name.strip()] = value.strip()
     return cookies

@@ -90,7 +90,8 @@ def parse_frontier_url(text: str) -> FrontierAddress | None:
     except ValueError:
         parts, port = None, 0
     # Whatever is wrong, the message shows the URL without its password.
-    shown = re.sub(r"^([^/]*//[^/@:]*):[^/]*@", r"\1:***@", text)
+    # Everything between "://" and the last "@" may be a password (which may hold "/" or "@").
+    shown = re.sub(r"^([^:/]*://).*@", r"\1***@", text) if "@" in text else text
     if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname or not 0 < port < 65536:
         raise InputError(
             f"IMAGESCRAPER_FRONTIER={shown!r} is not a Redis URL: give redis://:PASSWORD@HOST:PORT/DB "

@@ -53,3 +53,22 @@ def test_writes_are_durable_unless_turned_off(monkeypatch):
     settings.set("IMAGESCRAPER_DURABLE", "sometimes")
     with pytest.raises(InputError, match="IMAGESCRAPER_DURABLE='sometimes' is not true or false"):
         ProjectConfig.from_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "secret"),
+    [
+        ("cookies", "LOFTER_SESS=x; s3cr3tT0ken", "s3cr3tT0ken"),
+        ("frontier", "redis://:pa/ss@10.0.0.5:6379/0x", "pa/ss"),
+        ("frontier", "redis://:p@ss@/0", "p@ss"),
+        ("frontier", "redis://:Zq9pw@host:99999/0", "Zq9pw"),
+    ],
+)
+def test_a_bad_secret_setting_is_refused_without_showing_the_secret(parse, value, secret):
+    from imagescraper.config import parse_cookies
+    from imagescraper.frontier import parse_frontier_url
+
+    with pytest.raises(InputError) as refused:
+        {"cookies": parse_cookies, "frontier": parse_frontier_url}[parse](value)
+    message = str(refused.value)
+    assert secret not in message and secret.split("/")[-1].split("@")[-1] not in message, message
