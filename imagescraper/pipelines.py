@@ -56,7 +56,7 @@ from imagescraper.signals import image_failed, store_opened
 from imagescraper.startup_errors import InputError
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import EXTENSIONS, RejectedImage, inspect_image
-from imagescraper.video import inspect_video
+from imagescraper.video import inspect_video, video_identity
 
 logger = logging.getLogger(__name__)
 
@@ -284,11 +284,9 @@ def _is_video(adapter: ItemAdapter) -> bool:
 
 
 def _identity(url: str, item) -> str:
-    """What a stored file is known by: its URL, but a video's without the query. A video's query
-    is a signature that changes with every API answer while the file stays the same, so a rerun
-    would otherwise store it again under a new name."""
+    """What a stored file is known by: its URL, or for a video its address without a signature."""
     if item is not None and _is_video(ItemAdapter(item)):
-        return url.split("?", 1)[0]
+        return video_identity(url)
     return url
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from imagescraper.validation import RejectedImage
 
@@ -19,6 +20,23 @@ class VideoFacts:
     format: str
     extension: str
     brand: str
+
+
+# Query arguments of a signed video address (LOFTER's *.vod.126.net: resId, sign, t; CDN tokens).
+_SIGNATURE_ARGUMENTS = frozenset({"sign", "signature", "wssecret", "wstime", "expires", "auth_key", "token"})
+
+
+def video_identity(url: str) -> str:
+    """What a stored video is known by: its address without a signature's query.
+
+    A signed query changes with every API answer while the file stays the same, so a rerun would
+    otherwise store it again under a new name. A query without a signature is part of the address
+    (``play?id=1`` and ``play?id=2`` are two videos) and is kept.
+    """
+    base, _, query = url.partition("?")
+    if query and any(name.lower() in _SIGNATURE_ARGUMENTS for name, _ in parse_qsl(query, keep_blank_values=True)):
+        return base
+    return url
 
 
 def inspect_video(body: bytes, *, max_bytes: int) -> VideoFacts:

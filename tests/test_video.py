@@ -8,7 +8,7 @@ import pytest
 
 from demo.fakelofter import sample_mp4
 from imagescraper.validation import RejectedImage
-from imagescraper.video import inspect_video
+from imagescraper.video import inspect_video, video_identity
 
 LIMIT = 10_000_000
 
@@ -59,3 +59,11 @@ def test_the_size_limit():
         inspect_video(body, max_bytes=len(body) - 1)
     assert caught.value.reason == "too-large"
     assert inspect_video(body, max_bytes=len(body)).format == "MP4"
+
+
+def test_a_video_is_known_by_its_address_without_a_signature_only():
+    signed = "https://vodm2lzexwq.vod.126.net/vodm2lzexwq/abc.mp4?resId=xyz&sign=0a1b&t=65f0"
+    assert video_identity(signed) == "https://vodm2lzexwq.vod.126.net/vodm2lzexwq/abc.mp4"
+    assert video_identity("https://v.example/play?id=1") == "https://v.example/play?id=1"
+    assert video_identity("https://v.example/play?id=1") != video_identity("https://v.example/play?id=2")
+    assert video_identity("https://cdn.example/a.mp4") == "https://cdn.example/a.mp4"

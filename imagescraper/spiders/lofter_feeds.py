@@ -23,6 +23,7 @@ from imagescraper.lofter.api import (
     parse_tag_page,
 )
 from imagescraper.lofter.post import LofterPost
+from imagescraper.video import video_identity
 
 
 class LofterFeeds:
@@ -58,7 +59,7 @@ class LofterFeeds:
             url
             for post in posts
             if not post.pinned
-            for url in post.images + ([post.video.split("?", 1)[0]] if self.videos and post.video else [])
+            for url in post.images + ([video_identity(post.video)] if self.videos and post.video else [])
         ]
         if not wanted or not all(self._stored(url) for url in wanted):
             return False
