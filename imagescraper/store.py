@@ -36,6 +36,7 @@ from imagescraper import manifest
 from imagescraper.durable import DirectorySyncs, sync_file
 from imagescraper.identity import canonical_url
 from imagescraper.manifest import DropEntry, ImageEntry
+from imagescraper.paths import checked_relpath
 from imagescraper.startup_errors import InputError, StoreBusyError
 from imagescraper.storeindex import TAIL_BYTES, StoreIndex, index_path, remove_index_files
 
@@ -150,7 +151,8 @@ class ImageStore:
         if entry is None or isinstance(entry, DropEntry):
             return None
         try:
-            size = os.stat(self.root / entry.path).st_size
+            # A manifest edited by hand must not make a file outside the store count as stored.
+            size = os.stat(self.root / checked_relpath(entry.path)).st_size
         except (OSError, ValueError):
             return None
         return StoredImage(entry.path, entry.bytes, entry.sha256) if size == entry.bytes else None

@@ -73,6 +73,21 @@ def test_lookup_checks_the_file_on_disk(tmp_path):
     store.close()
 
 
+def test_a_manifest_line_pointing_outside_the_store_never_counts_as_stored(tmp_path):
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(b"12345")
+    root = tmp_path / "store"
+    (root / ".imagescraper").mkdir(parents=True)
+    for path in (str(outside), "../outside.jpg"):
+        line = {"url": f"http://h/{len(path)}.jpg", "path": path, "bytes": 5, "sha256": "0" * 64}
+        with (root / ".imagescraper" / "manifest.jsonl").open("a") as manifest:
+            manifest.write(json.dumps(line) + "\n")
+    store = _opened(root)
+    assert store.lookup(canonical_url(f"http://h/{len(str(outside))}.jpg")) is None
+    assert store.lookup(canonical_url("http://h/14.jpg")) is None
+    store.close()
+
+
 def test_lookups_after_reopening_read_the_index_not_the_manifest(tmp_path, caplog):
     store = _opened(tmp_path)
     for n in range(200):
