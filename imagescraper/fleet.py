@@ -191,6 +191,8 @@ class FleetRun:
         item without URLs for an entry that is no URL we fetch (someone wrote into Redis)."""
         spider = self.spider
         try:
+            if len(entry.url.encode("utf-8")) > spider.config.max_url_length:  # the limit a file line has
+                raise BadUrl("too-long", f"longer than {spider.config.max_url_length} bytes")
             url, _key = check_url(entry.url)
         except BadUrl as bad:
             logger.warning("Frontier entry %r skipped: %s", entry.url[:200], bad.detail)
