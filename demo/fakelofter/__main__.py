@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 import threading
 
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot listen on 127.0.0.1:{options.port} ({exc.strerror}): pass another --port", file=sys.stderr)
         return 2
+    # Ctrl-C and a plain kill both stop it cleanly, also when it was started with SIGINT ignored
+    # (a shell's background job, a CI runner), which Python would otherwise keep ignoring.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
     with blog:
         blogs = ", ".join(name for name in SITE["blogs"] if name != "locked")
         print(f"Fake LOFTER on 127.0.0.1:{blog.port} (theme {options.theme}; blogs {blogs}).", flush=True)
