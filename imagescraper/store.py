@@ -21,7 +21,6 @@ cut file is fetched again.
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import secrets
@@ -37,6 +36,7 @@ from imagescraper.durable import DirectorySyncs, sync_file
 from imagescraper.identity import canonical_url
 from imagescraper.manifest import DropEntry, ImageEntry
 from imagescraper.paths import checked_relpath
+from imagescraper.pidlock import LockHeld, take_lock
 from imagescraper.startup_errors import InputError, StoreBusyError
 from imagescraper.storeindex import TAIL_BYTES, StoreIndex, index_path, remove_index_files
 
@@ -125,22 +125,13 @@ class ImageStore:
             self._lock_fd = None
 
     def _lock(self) -> None:
-        lock_path = self.meta_dir / "lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise StoreBusyError(
-                    f"image store {str(self.root)!r} is in use by another run (pid {holder}); "
-                    "this run stops without fetching anything, try again when that one ends"
-                ) from None
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        self._lock_fd = fd
+            self._lock_fd = take_lock(self.meta_dir / "lock")
+        except LockHeld as held:
+            raise StoreBusyError(
+                f"image store {str(self.root)!r} is in use by another run (pid {held.holder}); "
+                "this run stops without fetching anything, try again when that one ends"
+            ) from None
 
     # -- looking up ----------------------------------------------------------------------------
     def lookup(self, url_key: str) -> StoredImage | None:

@@ -12,8 +12,6 @@ are gone. Only one build runs on a gallery folder at a time.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import logging
 import os
 import shutil
@@ -27,6 +25,7 @@ from imagescraper.gallery.model import ALBUMS, ancestors, build_tree, folder_dir
 from imagescraper.gallery.render import Renderer, SiteOptions, counted
 from imagescraper.gallery.source import DroppedRecord, ManifestSource, StoredRecord
 from imagescraper.gallery.state import RECENT, AlbumSummary, BuildState, StateStore, write_atomic
+from imagescraper.pidlock import LockHeld, take_lock
 from imagescraper.startup_errors import StoreBusyError
 
 logger = logging.getLogger(__name__)
@@ -73,21 +72,13 @@ class GalleryLock:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise StoreBusyError(
-                    f"gallery {str(self.path.parent.parent)!r} is being built by another process (pid {holder}); "
-                    "this build stops, the running one will include everything stored so far"
-                ) from None
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        self.fd = fd
+            self.fd = take_lock(self.path)
+        except LockHeld as held:
+            raise StoreBusyError(
+                f"gallery {str(self.path.parent.parent)!r} is being built by another process (pid {held.holder}); "
+                "this build stops, the running one will include everything stored so far"
+            ) from None
         return self
 
     def __exit__(self, *exc):
