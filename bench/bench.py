@@ -357,17 +357,7 @@ def memory_section(files, nginx, line_counts, work, mix: str = "jpeg") -> str:
 def rerun_section(nginx, work, count: int = 10_000) -> str:
     """A second run over COUNT stored URLs: it should read the manifest, not the network."""
     small = work / "small"
-    files = []
-    for i in range(count):
-        name = f"small/{i // 1000:02d}/s-{i:05d}.gif"
-        path = work / "corpus-small" / name
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_tiny_gif(i))
-        files.append(name)
-    root_link = nginx.root / "small"
-    if not root_link.exists():
-        root_link.symlink_to(work / "corpus-small" / "small")
+    files = small_images(nginx, work, count)
     urls = work / "urls-rerun.txt"
     urls.write_text("".join(f"{nginx.base(0)}/{n}\n" for n in files))
     shutil.rmtree(small, ignore_errors=True)
@@ -382,6 +372,22 @@ def rerun_section(nginx, work, count: int = 10_000) -> str:
     return f"\n### A second run over {count:,} stored URLs\n\n" + table(
         rows, ("run", "wall s", "CPU s", "peak RSS MB", "image requests")
     )
+
+
+def small_images(nginx, work: Path, count: int) -> list[str]:
+    """COUNT tiny, distinct GIFs served by nginx under /small/ (the rerun case uses the same ones)."""
+    names = []
+    for i in range(count):
+        name = f"small/{i // 1000:02d}/s-{i:05d}.gif"
+        path = work / "corpus-small" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_tiny_gif(i))
+        names.append(name)
+    link = nginx.root / "small"
+    if not link.exists():
+        link.symlink_to(work / "corpus-small" / "small")
+    return names
 
 
 def _tiny_gif(i: int) -> bytes:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.bench import _tiny_gif, commands, run_measured, stored_hashes, table
+from bench.bench import commands, run_measured, small_images, stored_hashes, table
 
 # Opens the store in a fresh process, then looks up every URL of a list: seconds to open, seconds
 # per lookup, images found, peak RSS in MB.
@@ -39,22 +39,6 @@ per_lookup = (time.perf_counter() - started) / max(len(keys), 1)
 store.close()
 print(opened, per_lookup, found, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
-
-
-def _small_images(nginx, work: Path, count: int) -> list[str]:
-    """COUNT tiny, distinct GIFs served by nginx under /small/ (the rerun case uses the same ones)."""
-    names = []
-    for i in range(count):
-        name = f"small/{i // 1000:02d}/s-{i:05d}.gif"
-        path = work / "corpus-small" / name
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_tiny_gif(i))
-        names.append(name)
-    link = nginx.root / "small"
-    if not link.exists():
-        link.symlink_to(work / "corpus-small" / "small")
-    return names
 
 
 def _write_synthetic_manifest(store: Path, size: int) -> None:
@@ -93,7 +77,7 @@ def _url_list(path: Path, base: str, names: list[str], query: str = "") -> Path:
 
 
 def store_size_section(files, nginx, work: Path, *, size: int, stored: int, runs: int) -> str:
-    names = _small_images(nginx, work, stored)
+    names = small_images(nginx, work, stored)
     base = nginx.base(0)
     stored_urls = _url_list(work / "urls-store-stored.txt", base, names)
     big = work / "store-big"
