@@ -54,6 +54,7 @@ def _run(tmp_path, server, url_file, **settings):
             "CONCURRENT_REQUESTS_PER_DOMAIN": LIMIT,
             # every image handed over at once: all 40 requests queue at the host's slot
             "IMAGESCRAPER_ITEMS_IN_FLIGHT": 40,
+            "IMAGESCRAPER_HOST_ITEMS_IN_FLIGHT": 40,  # all for one host: none set aside by the spider
             **settings,
         },
     )
