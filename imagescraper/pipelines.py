@@ -79,9 +79,11 @@ def item_folders_of(adapter: ItemAdapter) -> list[str]:
 
 # Threads that check, hash and write images. The checks themselves take turns (validation.py lets
 # one image at a time decode), so at most one core decodes and the event loop, which drives every
-# download, keeps the other on a 2-core machine; the other threads hash (without the GIL) and wait
-# for the disk's syncs meanwhile. asyncio's default pool (cores + 4 threads) ran up to six decodes.
-CHECK_THREADS = 4
+# download, keeps the other on a 2-core machine; the second thread hashes (without the GIL) and
+# waits for the disk's syncs meanwhile. Every further thread only added GIL hand-overs: with 4,
+# 0.2 ms more CPU per image and no faster at 0 or 50 ms (bench, 2026-11-30). asyncio's default
+# pool (cores + 4 threads) ran up to six decodes.
+CHECK_THREADS = 2
 
 
 class OriginalImagesPipeline(ImagesPipeline):

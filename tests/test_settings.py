@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 from scrapy.utils.project import get_project_settings
 
-from demo.crawling import REPO
+from demo.crawling import REPO, crawl_command
 from imagescraper.config import ProjectConfig
 from imagescraper.startup_errors import InputError
 
@@ -17,9 +18,10 @@ def test_safe_defaults(monkeypatch):
     settings = get_project_settings()
     assert settings.getbool("TELNETCONSOLE_ENABLED") is False
     assert settings.getbool("REMOTE_CONTROL_ENABLED") is False
-    extensions = settings.getdict("EXTENSIONS")
-    assert extensions["scrapy.extensions.telnet.TelnetConsole"] is None
-    assert extensions["scrapy.extensions.remote_control.RemoteControl"] is None
+    extensions = settings.getwithbase("EXTENSIONS")
+    assert "scrapy.extensions.telnet.TelnetConsole" not in extensions
+    assert "scrapy.extensions.remote_control.RemoteControl" not in extensions
+    assert "scrapy.extensions.corestats.CoreStats" in extensions  # the rest of Scrapy's list stays
     handlers = settings.getdict("DOWNLOAD_HANDLERS")
     assert all(handlers[scheme] is None for scheme in ("file", "data", "s3", "ftp"))
     assert settings.get("LOG_LEVEL") == "INFO"
@@ -72,3 +74,28 @@ def test_a_bad_secret_setting_is_refused_without_showing_the_secret(parse, value
         {"cookies": parse_cookies, "frontier": parse_frontier_url}[parse](value)
     message = str(refused.value)
     assert secret not in message and secret.split("/")[-1].split("@")[-1] not in message, message
+
+
+@pytest.mark.slow
+def test_control_endpoints_cannot_be_switched_on_and_are_never_imported(tmp_path):
+    """-s TELNETCONSOLE_ENABLED=True / REMOTE_CONTROL_ENABLED=True change nothing, and neither
+    extension's module (nor aiohttp or twisted.conch, which they bring) is imported by a run."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text("", encoding="utf-8")
+    command = crawl_command(
+        "urlfile",
+        tmp_path / "store",
+        {"path": urls},
+        {"TELNETCONSOLE_ENABLED": "True", "REMOTE_CONTROL_ENABLED": "True", "LOG_LEVEL": "INFO"},
+    )
+    command.insert(1, "-X")
+    command.insert(2, "importtime")
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+    log = "\n".join(line for line in run.stderr.splitlines() if not line.startswith("import time:"))
+    assert run.returncode == 0, log
+    assert "imagescraper.report.RunReport" in log  # the extension list was logged, and is ours
+    assert "TelnetConsole" not in log and "RemoteControl" not in log and "Telnet console listening" not in log
+    assert "scrapy.extensions.feedexport" in imported  # the import log is read correctly
+    unwanted = {"scrapy.extensions.telnet", "scrapy.extensions.remote_control", "aiohttp", "twisted.conch"}
+    assert not unwanted & imported
