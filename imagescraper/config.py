@@ -50,6 +50,7 @@ class ProjectConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ProjectConfig:
+        _refuse_control_endpoints(settings)
         try:
             allow_hosts = parse_allow_hosts(settings.getlist("IMAGESCRAPER_ALLOW_HOSTS"))
         except ValueError as exc:
@@ -91,6 +92,23 @@ def config_for(crawler) -> ProjectConfig:
     if config is None:
         config = _BY_CRAWLER[crawler] = ProjectConfig.from_settings(crawler.settings)
     return config
+
+
+# Scrapy's telnet console and remote control: endpoints that take commands. settings.py keeps them
+# out of Scrapy's base list; a run whose settings name them again (-s EXTENSIONS=..., a scrapyd
+# job's setting=...) stops before anything starts, rather than open them.
+CONTROL_EXTENSIONS = ("scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.remote_control.RemoteControl")
+
+
+def _refuse_control_endpoints(settings: BaseSettings) -> None:
+    for name in ("EXTENSIONS", "EXTENSIONS_BASE"):
+        for key, order in settings.getdict(name).items():
+            path = key if isinstance(key, str) else f"{key.__module__}.{key.__qualname__}"
+            if order is not None and path in CONTROL_EXTENSIONS:
+                raise InputError(
+                    f"setting {name} enables {path}: this project never opens Scrapy's telnet console or "
+                    f"remote control (they take commands); remove it from {name}"
+                )
 
 
 _FRONTIER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

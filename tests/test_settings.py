@@ -76,26 +76,71 @@ def test_a_bad_secret_setting_is_refused_without_showing_the_secret(parse, value
     assert secret not in message and secret.split("/")[-1].split("@")[-1] not in message, message
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EXTENSIONS", {"scrapy.extensions.telnet.TelnetConsole": 0}),
+        ("EXTENSIONS", '{"scrapy.extensions.remote_control.RemoteControl": 500}'),  # as -s passes it
+        ("EXTENSIONS_BASE", {"scrapy.extensions.corestats.CoreStats": 0, "scrapy.extensions.telnet.TelnetConsole": 0}),
+    ],
+)
+def test_settings_that_name_a_control_endpoint_stop_the_run(monkeypatch, name, value):
+    monkeypatch.chdir(REPO)
+    settings = get_project_settings()
+    settings.set(name, value)
+    with pytest.raises(InputError, match=rf"^setting {name} enables scrapy\.extensions\.\w+\.\w+: this project never"):
+        ProjectConfig.from_settings(settings)
+
+
+def test_a_control_endpoint_named_only_to_switch_it_off_is_fine(monkeypatch):
+    from scrapy.extensions.telnet import TelnetConsole
+
+    monkeypatch.chdir(REPO)
+    settings = get_project_settings()
+    settings.set("EXTENSIONS", {TelnetConsole: None, "imagescraper.report.RunReport": 500})
+    ProjectConfig.from_settings(settings)
+
+
+# Run as `python -m scrapy ...`, printing at exit every module the process imported.
+_SCRAPY_LISTING_MODULES = (
+    "import atexit, runpy, sys; "
+    "atexit.register(lambda: print('MODULES', *sorted(sys.modules), file=sys.stderr)); "
+    "sys.argv = ['scrapy', *sys.argv[1:]]; "
+    "runpy.run_module('scrapy', run_name='__main__')"
+)
+
+
+def _crawl_listing_modules(tmp_path: Path, settings: dict) -> tuple[int, str, set[str]]:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("", encoding="utf-8")
+    command = crawl_command("urlfile", tmp_path / "store", {"path": urls}, {"LOG_LEVEL": "INFO", **settings})
+    command[1:3] = ["-c", _SCRAPY_LISTING_MODULES]  # in place of "-m", "scrapy"
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    listing = [line for line in run.stderr.splitlines() if line.startswith("MODULES ")]
+    log = "\n".join(line for line in run.stderr.splitlines() if not line.startswith("MODULES "))
+    assert len(listing) == 1, log
+    return run.returncode, log, set(listing[0].split()[1:])
+
+
 @pytest.mark.slow
 def test_control_endpoints_cannot_be_switched_on_and_are_never_imported(tmp_path):
     """-s TELNETCONSOLE_ENABLED=True / REMOTE_CONTROL_ENABLED=True change nothing, and neither
     extension's module (nor aiohttp or twisted.conch, which they bring) is imported by a run."""
-    urls = tmp_path / "urls.txt"
-    urls.write_text("", encoding="utf-8")
-    command = crawl_command(
-        "urlfile",
-        tmp_path / "store",
-        {"path": urls},
-        {"TELNETCONSOLE_ENABLED": "True", "REMOTE_CONTROL_ENABLED": "True", "LOG_LEVEL": "INFO"},
-    )
-    command.insert(1, "-X")
-    command.insert(2, "importtime")
-    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
-    imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
-    log = "\n".join(line for line in run.stderr.splitlines() if not line.startswith("import time:"))
-    assert run.returncode == 0, log
+    switched_on = {"TELNETCONSOLE_ENABLED": "True", "REMOTE_CONTROL_ENABLED": "True"}
+    status, log, imported = _crawl_listing_modules(tmp_path, switched_on)
+    assert status == 0, log
     assert "imagescraper.report.RunReport" in log  # the extension list was logged, and is ours
     assert "TelnetConsole" not in log and "RemoteControl" not in log and "Telnet console listening" not in log
-    assert "scrapy.extensions.feedexport" in imported  # the import log is read correctly
+    assert "scrapy.extensions.corestats" in imported  # loaded by name, as the two would be
     unwanted = {"scrapy.extensions.telnet", "scrapy.extensions.remote_control", "aiohttp", "twisted.conch"}
     assert not unwanted & imported
+
+
+@pytest.mark.slow
+def test_naming_the_telnet_console_again_stops_the_run_with_one_line(tmp_path):
+    status, log, _ = _crawl_listing_modules(
+        tmp_path, {**{"TELNETCONSOLE_ENABLED": "True"}, "EXTENSIONS": '{"scrapy.extensions.telnet.TelnetConsole": 0}'}
+    )
+    assert status == 2, log
+    assert "setting EXTENSIONS enables scrapy.extensions.telnet.TelnetConsole" in log
+    assert "Telnet console listening" not in log and "Traceback" not in log
