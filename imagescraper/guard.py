@@ -128,7 +128,10 @@ class AddressGuardMiddleware:
 
     The verdict on a host's address is kept for the run, like the resolver's own cache of its
     answer: the thousands of images of one host cost one check, and the resolver still checks the
-    address each connection really uses."""
+    address each connection really uses. Except for names allowed on some port: the resolver lets
+    any answer for those through (it cannot see the port), so this check is the only one that
+    holds their other ports, and it asks again each time rather than trust an answer that may have
+    changed since (a resolver's cache answers that question cheaply)."""
 
     # Hosts whose verdict is kept; a list of more distinct hosts starts the memory over.
     KEEP_HOSTS = 10_000
@@ -136,6 +139,7 @@ class AddressGuardMiddleware:
     def __init__(self, allow_hosts: frozenset[tuple[str, int]], resolve):
         self.allow_hosts = allow_hosts
         self._resolve = resolve
+        self._allowed_names = frozenset(host for host, _ in allow_hosts)
         self._verdicts: dict[str, tuple[str, str] | None] = {}  # host -> (host as shown, why blocked) or None
 
     @classmethod
@@ -156,18 +160,20 @@ class AddressGuardMiddleware:
         try:
             verdict = self._verdicts[host]
         except KeyError:
-            verdict = await self._judge(host)
+            verdict = await self._judge(host, keep=host not in self._allowed_names)
         if verdict:
             shown, reason = verdict
             raise BlockedRequest(f"{shown}:{port} is {reason}; list it in IMAGESCRAPER_ALLOW_HOSTS to allow it")
         return None
 
-    async def _judge(self, host: str) -> tuple[str, str] | None:
+    async def _judge(self, host: str, *, keep: bool) -> tuple[str, str] | None:
         address = literal_address(host)
         if address is None:
             address = await maybe_deferred_to_future(self._resolve(host))
         reason = blocked_reason(address)
         verdict = (host if address == host else f"{host} ({address})", reason) if reason else None
+        if not keep:
+            return verdict
         if len(self._verdicts) >= self.KEEP_HOSTS:
             self._verdicts.clear()
         self._verdicts[host] = verdict

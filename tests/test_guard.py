@@ -248,3 +248,28 @@ def test_each_host_is_resolved_and_judged_once_per_run():
 
     asyncio.run(requests())
     assert asked == ["cdn.example", "rebind.example"]
+
+
+def test_a_name_allowed_on_one_port_is_judged_again_on_every_other():
+    """The resolver lets any answer for an allowed name through, whatever the port; so for such a
+    name the middleware keeps no verdict: an answer that turns internal is caught on the next request."""
+    answers = iter(["93.184.215.14", "10.0.0.5", "10.0.0.5"])
+    asked = []
+
+    def resolve(host):
+        asked.append(host)
+        return defer.succeed(next(answers))
+
+    guard = AddressGuardMiddleware(frozenset({("mirror.example", 8000)}), resolve)
+
+    async def requests():
+        assert await guard.process_request(Request("http://mirror.example:8000/a.jpg")) is None  # allowed pair
+        assert await guard.process_request(Request("http://mirror.example/a.jpg")) is None  # public answer
+        with pytest.raises(BlockedRequest, match=r"mirror.example \(10.0.0.5\):80 is a private address"):
+            await guard.process_request(Request("http://mirror.example/b.jpg"))
+        with pytest.raises(BlockedRequest, match=r"mirror.example \(10.0.0.5\):22 is a private address"):
+            await guard.process_request(Request("http://mirror.example:22/c.jpg"))
+        assert await guard.process_request(Request("http://mirror.example:8000/d.jpg")) is None
+
+    asyncio.run(requests())
+    assert asked == ["mirror.example"] * 3
