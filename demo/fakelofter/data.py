@@ -58,14 +58,29 @@ KNOWN_IMAGES.add(NEW_POST_IMAGE)
 
 
 def sample_mp4(name: str) -> bytes:
-    """A small well-formed MP4 container (ftyp, moov, mdat), different for each name."""
+    """A small well-formed MP4 (ftyp, moov, mdat), different for each name: one track whose sample
+    tables place four samples, in two chunks, exactly over the media data."""
 
     def box(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I4s", 8 + len(payload), kind) + payload
 
-    movie_header = box(b"mvhd", bytes(4) + struct.pack(">IIII", 0, 0, 1000, 3000) + bytes(80))
-    return (
-        box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
-        + box(b"moov", movie_header)
-        + box(b"mdat", name.encode("utf-8") * 64)
-    )
+    def full_box(kind: bytes, payload: bytes) -> bytes:  # version 0, no flags
+        return box(kind, bytes(4) + payload)
+
+    media = name.encode("utf-8") * 64
+    quarter = len(media) // 4
+    sizes = (quarter, quarter, quarter, len(media) - 3 * quarter)
+
+    def movie(media_at: int) -> bytes:
+        chunks = (media_at, media_at + sizes[0] + sizes[1])
+        samples = box(
+            b"stbl",
+            full_box(b"stsc", struct.pack(">IIII", 1, 1, 2, 1))  # from chunk 1 on: 2 samples per chunk
+            + full_box(b"stsz", struct.pack(">II4I", 0, 4, *sizes))
+            + full_box(b"stco", struct.pack(">I2I", 2, *chunks)),
+        )
+        header = box(b"mvhd", bytes(4) + struct.pack(">IIII", 0, 0, 1000, 3000) + bytes(80))
+        return box(b"moov", header + box(b"trak", box(b"mdia", box(b"minf", samples))))
+
+    kind = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    return kind + movie(len(kind) + len(movie(0)) + 8) + box(b"mdat", media)
