@@ -101,6 +101,7 @@ class GuardedResolver(CachingThreadedResolver):
         super().__init__(reactor, cache_size, timeout)
         self.allowed_names = allowed_names
         self.fixed = fixed or {}
+        self._pinned: dict[str, str] = {}  # allowed name -> its first answer
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor):
@@ -111,7 +112,7 @@ class GuardedResolver(CachingThreadedResolver):
         return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), allowed, config.resolve)
 
     def getHostByName(self, name, timeout=()):
-        fixed = self.fixed.get(name.lower())
+        fixed = self.fixed.get(name.lower()) or self._pinned.get(name.lower())
         answer = defer.succeed(fixed) if fixed else super().getHostByName(name, timeout)
         return answer.addCallback(self._refuse_internal, name)
 
@@ -120,6 +121,10 @@ class GuardedResolver(CachingThreadedResolver):
             reason = blocked_reason(address)
             if reason:
                 raise BlockedRequest(f"{name} resolves to {address}, {reason}")
+        else:
+            # Any answer passes here for a name allowed on some port, so the middleware's check of
+            # its other ports must see the address the connection will use: the first, for the run.
+            self._pinned.setdefault(name.lower(), address)
         return address
 
 
@@ -130,8 +135,8 @@ class AddressGuardMiddleware:
     answer: the thousands of images of one host cost one check, and the resolver still checks the
     address each connection really uses. Except for names allowed on some port: the resolver lets
     any answer for those through (it cannot see the port), so this check is the only one that
-    holds their other ports, and it asks again each time rather than trust an answer that may have
-    changed since (a resolver's cache answers that question cheaply)."""
+    holds their other ports; it asks again each time, and the resolver gives it and the connection
+    the same address, the name's first answer of the run."""
 
     # Hosts whose verdict is kept; a list of more distinct hosts starts the memory over.
     KEEP_HOSTS = 10_000

@@ -56,7 +56,7 @@ from imagescraper.signals import image_failed, store_opened
 from imagescraper.startup_errors import InputError
 from imagescraper.store import ImageStore, StoredImage
 from imagescraper.validation import EXTENSIONS, RejectedImage, inspect_image
-from imagescraper.video import inspect_video, video_identity
+from imagescraper.video import inspect_video, video_extension, video_identity
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class OriginalImagesPipeline(ImagesPipeline):
         adapter = ItemAdapter(item) if item is not None else None
         folders = item_folders_of(adapter) if adapter is not None else ["untitled"]
         if adapter is not None and _is_video(adapter):
-            extension = inspect_video(response.body, max_bytes=self.max_video_bytes).extension
+            extension = video_extension(response.body)
         else:
             extension = _extension(response.body)
         return store_relpath(folders, image_file_name(canonical_url(_identity(request.url, item)), extension))

@@ -11,6 +11,8 @@ tables are read as well, and every sample they place must lie inside the body.
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -39,6 +41,14 @@ def video_identity(url: str) -> str:
     if query and any(name.lower() in _SIGNATURE_ARGUMENTS for name, _ in parse_qsl(query, keep_blank_values=True)):
         return base
     return url
+
+
+def video_extension(body: bytes) -> str:
+    """The extension a video's file is stored under, from its first box only (the whole check is
+    :func:`inspect_video`'s, made before the path is asked for)."""
+    if body[4:8] != b"ftyp":
+        raise RejectedImage("not-a-video", "the body is not MP4: no 'ftyp' box at its start")
+    return ".mp4"
 
 
 def inspect_video(body: bytes, *, max_bytes: int) -> VideoFacts:
@@ -210,8 +220,9 @@ def _run_end(body: bytes, at: int, until: int, base: int, previous_end: int, def
     per_sample = [flag for flag in (0x100, 0x200, 0x400, 0x800) if flags & flag]
     if position + 4 * len(per_sample) * count > until:
         raise RejectedImage("not-a-video", "an MP4 fragment's sample run (trun) is damaged")
+    _not_too_many(count)
     if flags & 0x200:
-        values = struct.unpack_from(f">{len(per_sample) * count}I", body, position)
+        values = _numbers(body, position, len(per_sample) * count, _U32)
         column = per_sample.index(0x200)
         length = sum(values[column :: len(per_sample)])
     else:
@@ -221,16 +232,29 @@ def _run_end(body: bytes, at: int, until: int, base: int, previous_end: int, def
     return start + length
 
 
-def _chunk_offsets(body: bytes, table: dict) -> tuple[int, ...] | None:
-    for kind, width in ((b"stco", "I"), (b"co64", "Q")):
+# More entries in one table than this is no real video (37 hours of 30 frames a second, one
+# sample per chunk); it bounds the time a hostile index can cost.
+MAX_TABLE_ENTRIES = 4_000_000
+
+
+def _numbers(body: bytes, at: int, count: int, typecode: str) -> array:
+    """*count* big-endian unsigned numbers from *at*, kept compactly (4 or 8 bytes each)."""
+    numbers = array(typecode)
+    numbers.frombytes(memoryview(body)[at : at + count * numbers.itemsize])
+    if sys.byteorder == "little":
+        numbers.byteswap()
+    return numbers
+
+
+def _chunk_offsets(body: bytes, table: dict) -> array | None:
+    for kind, typecode in ((b"stco", _U32), (b"co64", _U64)):
         if kind in table:
             at, until = table[kind]
-            count = _count(body, at, until, 8 if width == "Q" else 4)
-            return struct.unpack_from(f">{count}{width}", body, at + 8)
+            return _numbers(body, at + 8, _count(body, at, until, array(typecode).itemsize), typecode)
     return None
 
 
-def _sample_sizes(body: bytes, at: int, until: int) -> tuple[tuple[int, ...] | None, int, int]:
+def _sample_sizes(body: bytes, at: int, until: int) -> tuple[array | None, int, int]:
     """(each sample's size, or None when they share one; the shared size; the sample count)."""
     if until - at < 12:
         raise RejectedImage("not-a-video", "the MP4's sample size table is damaged")
@@ -239,13 +263,14 @@ def _sample_sizes(body: bytes, at: int, until: int) -> tuple[tuple[int, ...] | N
         return None, common, count
     if at + 12 + 4 * count > until:
         raise RejectedImage("not-a-video", "the MP4's sample size table is damaged")
-    return struct.unpack_from(f">{count}I", body, at + 12), 0, count
+    _not_too_many(count)
+    return _numbers(body, at + 12, count, _U32), 0, count
 
 
 def _chunk_runs(body: bytes, at: int, until: int) -> list[tuple[int, int]]:
-    count = _count(body, at, until, 12)
-    entries = struct.unpack_from(f">{3 * count}I", body, at + 8)
-    return [(entries[i], entries[i + 1]) for i in range(0, len(entries), 3)]
+    """(first chunk, samples per chunk) of each run of the sample-to-chunk table."""
+    entries = _numbers(body, at + 8, 3 * _count(body, at, until, 12), _U32)
+    return list(zip(entries[0::3], entries[1::3], strict=True))
 
 
 def _count(body: bytes, at: int, until: int, entry: int) -> int:
@@ -255,4 +280,17 @@ def _count(body: bytes, at: int, until: int, entry: int) -> int:
     count = struct.unpack_from(">I", body, at + 4)[0]
     if at + 8 + entry * count > until:
         raise RejectedImage("not-a-video", "the MP4's index has a damaged table")
+    _not_too_many(count)
     return count
+
+
+def _not_too_many(count: int) -> None:
+    if count > MAX_TABLE_ENTRIES:
+        raise RejectedImage(
+            "not-a-video",
+            f"the MP4's index has a table of {count} entries, more than a video has ({MAX_TABLE_ENTRIES})",
+        )
+
+
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)
+_U64 = next(code for code in "LQ" if array(code).itemsize == 8)

@@ -125,7 +125,8 @@ def test_a_good_inventory_passes_the_checks(tmp_path):
             "two jobs share a name",
         ),
         ({"imagescraper_url_files": [{"name": "a", "src": "/dev/null", "fleet": True}]}, 'needs the group "frontier"'),
-        ({"imagescraper_peer_connections_per_client": 0}, "imagescraper_peer_connections_per_client are whole numbers"),
+        ({"imagescraper_peer_connections_per_client": 0}, "peer_connections_per_client one from 1 to 9999"),
+        ({"imagescraper_peer_connections_per_client": 70000}, "imagescraper_peer_connections_per_client one from 1"),
     ],
 )
 def test_bad_inventory_values_are_refused_with_a_message(tmp_path, overrides, message):

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,21 +20,21 @@ import pytest
 from demo.crawling import REPO
 
 TEMPLATE = REPO / "deploy" / "roles" / "imagescraper" / "templates" / "nginx-site.conf.j2"
-PEER_DELAY = 0.6
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 
 class _SlowPeer(BaseHTTPRequestHandler):
-    """Another server of the fleet that does not hold the image either: 404, after a while."""
+    """Another server of the fleet that does not hold the image either: 404, once the test lets it."""
 
     seen: list[str] = []
     lock = threading.Lock()
+    answer = threading.Event()
 
     def do_GET(self):
         with self.lock:
             self.seen.append(self.headers.get("X-Imagescraper-Peer", ""))
-        time.sleep(PEER_DELAY)
+        self.answer.wait(20)
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -56,6 +56,7 @@ def fleet_site(tmp_path):
     if not Path(nginx).exists():
         pytest.skip("nginx is not installed (./dev test installs it)")
     _SlowPeer.seen = []
+    _SlowPeer.answer = threading.Event()
     peer = ThreadingHTTPServer(("127.0.0.1", 0), _SlowPeer)
     threading.Thread(target=peer.serve_forever, daemon=True).start()
     port = _free_port()
@@ -101,6 +102,16 @@ def fleet_site(tmp_path):
         shutil.rmtree(served)
 
 
+def _first(futures, count: int, timeout: float):
+    """The first *count* of *futures* to finish."""
+    done = []
+    for future in as_completed(futures, timeout=timeout):
+        done.append(future)
+        if len(done) == count:
+            return done
+    raise AssertionError(f"only {len(done)} of {len(futures)} requests finished")
+
+
 def _get(port: int, path: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -114,9 +125,14 @@ def _get(port: int, path: str) -> int:
 
 def test_the_peer_fallback_takes_a_few_requests_at_once_from_one_client(fleet_site):
     port, peer = fleet_site
-    # Twelve at once for images this server does not hold: four go on to the peer, eight are refused.
+    # Twelve at once for images this server does not hold: four go on to the peer (which holds them
+    # until the test lets it answer), the other eight are refused at once.
     with ThreadPoolExecutor(12) as pool:
-        statuses = list(pool.map(lambda n: _get(port, f"/files/job/missing-{n}.jpg"), range(12)))
+        pending = [pool.submit(_get, port, f"/files/job/missing-{n}.jpg") for n in range(12)]
+        refused = [future.result() for future in _first(pending, 8, timeout=20)]
+        peer.answer.set()
+        statuses = [future.result() for future in pending]
+    assert refused == [429] * 8
     assert sorted(statuses) == [404] * 4 + [429] * 8
     assert peer.seen == ["1"] * 4  # asked as a peer, so the peer answers from its own disk only
     # One after another, nothing is refused.

@@ -14,7 +14,13 @@ from twisted.internet import defer
 
 from demo.imageserver import ImageServer
 from imagescraper.config import parse_allow_hosts
-from imagescraper.guard import AddressGuardMiddleware, BlockedRequest, blocked_reason, literal_address
+from imagescraper.guard import (
+    AddressGuardMiddleware,
+    BlockedRequest,
+    GuardedResolver,
+    blocked_reason,
+    literal_address,
+)
 
 
 @pytest.mark.parametrize(
@@ -273,3 +279,34 @@ def test_a_name_allowed_on_one_port_is_judged_again_on_every_other():
 
     asyncio.run(requests())
     assert asked == ["mirror.example"] * 3
+
+
+def test_the_resolver_gives_a_name_allowed_on_some_port_its_first_answer_for_the_whole_run(monkeypatch):
+    """Any answer passes the resolver for an allowed name, so the connection and the middleware's
+    check of the name's other ports must see one address: a name that rebinds to an internal
+    address keeps its first answer, and other names are still refused an internal one."""
+    import scrapy.resolver
+
+    answers = {"mirror.example": iter(["93.184.215.14", "10.0.0.5"]), "evil.example": iter(["10.0.0.6"])}
+    asked = []
+
+    def upstream(self, name, timeout=()):
+        asked.append(name)
+        return defer.succeed(next(answers[name]))
+
+    monkeypatch.setattr(scrapy.resolver.CachingThreadedResolver, "getHostByName", upstream)
+    monkeypatch.setattr(scrapy.resolver.dnscache, "limit", scrapy.resolver.dnscache.limit)  # restored after
+    resolver = GuardedResolver(None, 0, 5.0, frozenset({"mirror.example"}), {"pinned.example": "10.9.9.9"})
+
+    def resolve(name):
+        outcome = []
+        resolver.getHostByName(name).addBoth(outcome.append)
+        return outcome[0]
+
+    assert resolve("mirror.example") == "93.184.215.14"
+    assert resolve("MIRROR.example") == "93.184.215.14"  # asked once, its first answer kept
+    assert asked == ["mirror.example"]
+    refused = resolve("evil.example")
+    assert isinstance(refused.value, BlockedRequest) and "evil.example resolves to 10.0.0.6" in str(refused.value)
+    fixed = resolve("pinned.example")  # IMAGESCRAPER_RESOLVE answers are checked like any other
+    assert isinstance(fixed.value, BlockedRequest) and "pinned.example resolves to 10.9.9.9" in str(fixed.value)
