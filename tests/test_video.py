@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from demo.fakelofter import sample_mp4
+from imagescraper import video
 from imagescraper.validation import RejectedImage
 from imagescraper.video import inspect_video, video_identity
 
@@ -157,6 +158,17 @@ def test_damaged_indexes_are_refused_with_a_reason_never_an_error():
                 inspect_video(damaged, max_bytes=LIMIT)
             except RejectedImage as rejected:
                 assert rejected.reason in {"truncated", "not-a-video", "empty"}
+
+
+@pytest.mark.parametrize("fragmented", [False, True])
+def test_an_index_too_long_for_any_video_is_refused(monkeypatch, fragmented):
+    """The cap that bounds what a hostile index costs (4,000,000 entries), here lowered to 2."""
+    body = _fragmented_mp4([700, 900, 650], sizes_in_run=True) if fragmented else sample_mp4("v")
+    assert inspect_video(body, max_bytes=LIMIT).format == "MP4"
+    monkeypatch.setattr(video, "MAX_TABLE_ENTRIES", 2)
+    with pytest.raises(RejectedImage, match=r"a table of [34] entries, more than a video has \(2\)") as caught:
+        inspect_video(body, max_bytes=LIMIT)
+    assert caught.value.reason == "not-a-video"
 
 
 def test_the_size_limit():
