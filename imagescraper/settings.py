@@ -8,6 +8,8 @@ import os
 
 from scrapy.settings import default_settings as scrapy_defaults  # lower case: not a setting
 
+from imagescraper.config import CONTROL_EXTENSIONS as control_extensions
+
 # --- Project wiring -------------------------------------------------------------------------
 BOT_NAME = "imagescraper"
 SPIDER_MODULES = ["imagescraper.spiders"]
@@ -130,9 +132,7 @@ REMOTE_CONTROL_ENABLED = False
 # import them (Scrapy loads every key to compare it), and they bring aiohttp and twisted.conch,
 # 0.09 s of every process start.
 EXTENSIONS_BASE = {
-    path: order
-    for path, order in scrapy_defaults.EXTENSIONS_BASE.items()
-    if path not in ("scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.remote_control.RemoteControl")
+    path: order for path, order in scrapy_defaults.EXTENSIONS_BASE.items() if path not in control_extensions
 }
 # The run report, the one extension we add, is what the user sees at the end of a run.
 EXTENSIONS = {"imagescraper.report.RunReport": 500}
